@@ -1,0 +1,299 @@
+/**
+ * The ports: everything the protocol core needs from the outside world.
+ *
+ * `core` never touches a database driver, the clock, randomness or the environment directly; it
+ * reaches them through these interfaces, so every rule can be unit-tested and the same core runs
+ * on SQLite, PostgreSQL or memory. All times are milliseconds since the epoch (UTC).
+ *
+ * Secrets (codes, refresh tokens, session ids, client secrets) never reach the Store in clear:
+ * only their SHA-256 digests, base64url-encoded, are stored and looked up.
+ */
+
+export type GrantType = 'authorization_code' | 'refresh_token';
+
+export interface ClientRecord {
+  id: string;
+  name: string;
+  /** SHA-256 digest (base64url) of the generated secret; null for a public client. */
+  secretHash: string | null;
+  redirectUris: string[];
+  /** Scopes the client may ask for. */
+  scopes: string[];
+  grantTypes: GrantType[];
+  /** RFC 8707 resource indicators (audiences) the client may ask for. */
+  resources: string[];
+  createdAt: number;
+}
+
+export interface UserRecord {
+  id: string;
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+/** A signed-in browser at the authorization server. Keyed by the digest of the cookie value. */
+export interface SessionRecord {
+  idHash: string;
+  userId: string;
+  /** When the user last entered their password (OpenID `auth_time`, used for prompt=login). */
+  authTime: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** A validated authorization request waiting for the user to log in or consent. */
+export interface InteractionRecord {
+  id: string;
+  clientId: string;
+  request: AuthorizationRequest;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** The parameters of an authorization request after every check passed. */
+export interface AuthorizationRequest {
+  clientId: string;
+  redirectUri: string;
+  /** Whether redirect_uri was sent (RFC 6749 §4.1.3: then it is required at the token endpoint). */
+  redirectUriExplicit: boolean;
+  scope: string[];
+  state: string | null;
+  codeChallenge: string;
+  codeChallengeMethod: 'S256';
+  resource: string | null;
+  prompt: Array<'none' | 'login' | 'consent'>;
+  /** Present when the client used the OpenID `max_age` parameter; seconds. */
+  maxAge: number | null;
+}
+
+export interface ConsentRecord {
+  userId: string;
+  clientId: string;
+  /** Every scope the user has granted this client so far. */
+  scope: string[];
+  grantedAt: number;
+}
+
+export interface CodeRecord {
+  hash: string;
+  clientId: string;
+  userId: string;
+  /** The grant (refresh-token family) the code turns into when redeemed. */
+  grantId: string;
+  redirectUri: string;
+  redirectUriExplicit: boolean;
+  codeChallenge: string | null;
+  scope: string[];
+  resource: string | null;
+  authTime: number;
+  expiresAt: number;
+  consumedAt: number | null;
+}
+
+/** One grant = one code redemption = one refresh-token family. */
+export interface GrantRecord {
+  id: string;
+  clientId: string;
+  userId: string;
+  scope: string[];
+  resource: string | null;
+  authTime: number;
+  createdAt: number;
+  /** Absolute lifetime: no refresh token of the family lives past this. */
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+export interface RefreshTokenRecord {
+  hash: string;
+  grantId: string;
+  clientId: string;
+  createdAt: number;
+  /** Idle expiry; never later than the grant's absolute expiry. */
+  expiresAt: number;
+  /** When the token was exchanged for its successor; null while it is the current one. */
+  rotatedAt: number | null;
+}
+
+export type KeyAlgorithm = 'ES256' | 'RS256' | 'EdDSA';
+
+export interface KeyRecord {
+  kid: string;
+  alg: KeyAlgorithm;
+  /** Public JWK as JSON text. */
+  publicJwk: string;
+  /** Private JWK, encrypted under the key-encryption key (see keys/key-encryption.ts). */
+  privateJwkEncrypted: string;
+  createdAt: number;
+  /** Published in the JWKS from createdAt; signs from activatesAt. */
+  activatesAt: number;
+  /** Stops signing at retiresAt (null: until a newer key activates). */
+  retiresAt: number | null;
+  /** Leaves the JWKS at expiresAt (every token it signed has expired by then). */
+  expiresAt: number | null;
+}
+
+export interface AuditEvent {
+  /** Stable name, e.g. `login.succeeded`, `code.replayed`, `refresh.reuse_detected`. */
+  type: string;
+  at: number;
+  clientId?: string | null;
+  userId?: string | null;
+  /** Machine-readable reason and context; never a secret. */
+  detail?: Record<string, unknown>;
+}
+
+export interface StoredAuditEvent extends AuditEvent {
+  id: number;
+}
+
+export interface EventFilter {
+  clientId?: string;
+  type?: string;
+  since?: number;
+  limit?: number;
+}
+
+/** The outcome of the atomic refresh-token rotation. */
+export type RotationResult =
+  | { kind: 'rotated'; grant: GrantRecord }
+  /** The token was not current (rotated outside the window, expired, revoked or unknown). */
+  | { kind: 'rejected' };
+
+/**
+ * The Store: the only place state lives. Every method is asynchronous because the PostgreSQL
+ * adapter implements the same contract; one contract test suite (test/store/contract.ts) runs
+ * against every adapter.
+ */
+export interface Store {
+  // clients
+  createClient(client: ClientRecord): Promise<void>;
+  findClient(id: string): Promise<ClientRecord | undefined>;
+  listClients(): Promise<ClientRecord[]>;
+  /** Deletes the client and everything issued to it. Returns false if it did not exist. */
+  deleteClient(id: string): Promise<boolean>;
+
+  // users
+  /** Throws StoreConflictError if the username is taken. */
+  createUser(user: UserRecord): Promise<void>;
+  findUserById(id: string): Promise<UserRecord | undefined>;
+  findUserByUsername(username: string): Promise<UserRecord | undefined>;
+  listUsers(): Promise<UserRecord[]>;
+  /** Deletes the user, their sessions, consents and grants. Returns false if it did not exist. */
+  deleteUser(id: string): Promise<boolean>;
+
+  // login sessions
+  createSession(session: SessionRecord): Promise<void>;
+  /** Only an unexpired session is returned. */
+  findSession(idHash: string, now: number): Promise<SessionRecord | undefined>;
+  deleteSession(idHash: string): Promise<void>;
+
+  // pending authorization requests
+  createInteraction(interaction: InteractionRecord): Promise<void>;
+  /** Only an unexpired interaction is returned. */
+  findInteraction(id: string, now: number): Promise<InteractionRecord | undefined>;
+  deleteInteraction(id: string): Promise<void>;
+
+  // consent
+  findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined>;
+  /** Inserts or replaces the (user, client) consent. */
+  saveConsent(consent: ConsentRecord): Promise<void>;
+  listConsents(userId: string): Promise<ConsentRecord[]>;
+  /** Removes the consent and revokes every grant of that user for that client. */
+  revokeConsent(userId: string, clientId: string, now: number): Promise<void>;
+
+  // authorization codes
+  saveCode(code: CodeRecord): Promise<void>;
+  findCode(hash: string): Promise<CodeRecord | undefined>;
+  /**
+   * RFC 6749 §4.1.2 / checklist C3: marks the code consumed with one atomic compare-and-set and,
+   * in the same transaction, creates its grant and first refresh token (if any). Exactly one
+   * caller gets `true` for a code, however many race; every other gets `false` and nothing is
+   * written.
+   */
+  consumeCode(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): Promise<boolean>;
+
+  // grants (refresh-token families)
+  findGrant(id: string): Promise<GrantRecord | undefined>;
+  /** Revokes the grant, which makes its refresh and access tokens inactive. Idempotent. */
+  revokeGrant(id: string, now: number): Promise<void>;
+  /** Unrevoked, unexpired grants of a user (for /account). */
+  listGrantsForUser(userId: string, now: number): Promise<GrantRecord[]>;
+
+  // refresh tokens
+  findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>;
+  /**
+   * RFC 9700 §4.14.2: one atomic statement decides the race. Marks `hash` rotated (keeping the
+   * first rotation time) if it is current, or was rotated less than `retryWindowMs` ago, and is
+   * unexpired with an unrevoked, unexpired grant; then inserts `successor` unless a row with its
+   * hash already exists (a retry derives the same successor). Otherwise returns `rejected` and
+   * writes nothing.
+   */
+  rotateRefreshToken(hash: string, successor: RefreshTokenRecord, now: number, retryWindowMs: number): Promise<RotationResult>;
+
+  // access tokens (JWTs; only revocations are stored)
+  revokeAccessToken(jti: string, expiresAt: number): Promise<void>;
+  isAccessTokenRevoked(jti: string): Promise<boolean>;
+
+  // signing keys
+  listKeys(): Promise<KeyRecord[]>;
+  insertKey(key: KeyRecord): Promise<void>;
+  updateKey(kid: string, changes: Partial<Pick<KeyRecord, 'activatesAt' | 'retiresAt' | 'expiresAt'>>): Promise<void>;
+  deleteKey(kid: string): Promise<void>;
+
+  // server secrets (encrypted by the caller)
+  /** Stores `value` under `name` unless a value exists; returns the value that is stored. */
+  putSecretIfAbsent(name: string, value: string, now: number): Promise<string>;
+
+  // audit events
+  appendEvent(event: AuditEvent): Promise<void>;
+  listEvents(filter: EventFilter): Promise<StoredAuditEvent[]>;
+
+  // rate limiting and brute-force counters (fixed windows)
+  /** Adds one hit to `key` in the window that ends `windowMs` after its first hit; returns the count and the window's end. */
+  hit(key: string, now: number, windowMs: number): Promise<{ count: number; resetAt: number }>;
+  resetHits(key: string): Promise<void>;
+
+  // housekeeping
+  /** Deletes up to `batch` expired rows per table; returns how many went. */
+  purgeExpired(now: number, batch: number): Promise<number>;
+  /** Cheap round trip, for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}
+
+/** The store could not be reached; the HTTP layer answers 503 with Retry-After. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface Random {
+  /** `bytes` random bytes, base64url-encoded. */
+  token(bytes: number): string;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+  /** A hash of nothing, verified against when the user does not exist, so timing is the same. */
+  readonly dummyHash: string;
+}
+
+export interface EventSink {
+  emit(event: AuditEvent): void;
+}

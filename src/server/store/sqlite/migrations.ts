@@ -1,0 +1,142 @@
+/**
+ * SQLite schema, versioned. Each entry is applied once, in order, inside one transaction, and
+ * recorded in schema_migrations. Never edit an applied migration: add a new one.
+ * Times are INTEGER milliseconds since the epoch; lists are JSON text.
+ */
+export const sqliteMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE clients (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  secret_hash TEXT,
+  redirect_uris TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  grant_types TEXT NOT NULL,
+  resources TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  auth_time INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE INDEX sessions_user_id ON sessions (user_id);
+
+CREATE TABLE interactions (
+  id TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  request TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX interactions_expires_at ON interactions (expires_at);
+
+CREATE TABLE consents (
+  user_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+);
+CREATE INDEX consents_client_id ON consents (client_id);
+
+CREATE TABLE codes (
+  hash TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  grant_id TEXT NOT NULL,
+  redirect_uri TEXT NOT NULL,
+  redirect_uri_explicit INTEGER NOT NULL,
+  code_challenge TEXT,
+  scope TEXT NOT NULL,
+  resource TEXT,
+  auth_time INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  consumed_at INTEGER
+);
+CREATE INDEX codes_expires_at ON codes (expires_at);
+CREATE INDEX codes_client_id ON codes (client_id);
+
+CREATE TABLE grants (
+  id TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  resource TEXT,
+  auth_time INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE INDEX grants_expires_at ON grants (expires_at);
+CREATE INDEX grants_user_id ON grants (user_id);
+CREATE INDEX grants_client_id ON grants (client_id);
+
+CREATE TABLE refresh_tokens (
+  hash TEXT PRIMARY KEY,
+  grant_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  rotated_at INTEGER
+);
+CREATE INDEX refresh_tokens_grant_id ON refresh_tokens (grant_id);
+CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
+
+CREATE TABLE revoked_access_tokens (
+  jti TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX revoked_access_tokens_expires_at ON revoked_access_tokens (expires_at);
+
+CREATE TABLE keys (
+  kid TEXT PRIMARY KEY,
+  alg TEXT NOT NULL,
+  public_jwk TEXT NOT NULL,
+  private_jwk_encrypted TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  activates_at INTEGER NOT NULL,
+  retires_at INTEGER,
+  expires_at INTEGER
+);
+
+CREATE TABLE secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  client_id TEXT,
+  user_id TEXT,
+  detail TEXT
+);
+CREATE INDEX events_at ON events (at);
+CREATE INDEX events_client_id_at ON events (client_id, at);
+
+CREATE TABLE rate_limits (
+  key TEXT PRIMARY KEY,
+  count INTEGER NOT NULL,
+  reset_at INTEGER NOT NULL
+);
+CREATE INDEX rate_limits_reset_at ON rate_limits (reset_at);
+`,
+  },
+];

@@ -1,0 +1,556 @@
+import Database from 'better-sqlite3';
+import type {
+  AuditEvent,
+  ClientRecord,
+  CodeRecord,
+  ConsentRecord,
+  EventFilter,
+  GrantRecord,
+  InteractionRecord,
+  KeyRecord,
+  RefreshTokenRecord,
+  RotationResult,
+  SessionRecord,
+  Store,
+  StoredAuditEvent,
+  UserRecord,
+} from '../../core/ports.js';
+import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
+import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
+import { sqliteMigrations } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+const str = (v: unknown): string => v as string;
+const num = (v: unknown): number => v as number;
+const numOrNull = (v: unknown): number | null => (v === null ? null : (v as number));
+const strOrNull = (v: unknown): string | null => (v === null ? null : (v as string));
+const list = <T = string>(v: unknown): T[] => JSON.parse(v as string) as T[];
+
+function toClient(r: Row): ClientRecord {
+  return {
+    id: str(r.id),
+    name: str(r.name),
+    secretHash: strOrNull(r.secret_hash),
+    redirectUris: list(r.redirect_uris),
+    scopes: list(r.scopes),
+    grantTypes: list(r.grant_types),
+    resources: list(r.resources),
+    createdAt: num(r.created_at),
+  };
+}
+
+function toUser(r: Row): UserRecord {
+  return { id: str(r.id), username: str(r.username), passwordHash: str(r.password_hash), createdAt: num(r.created_at) };
+}
+
+function toSession(r: Row): SessionRecord {
+  return {
+    idHash: str(r.id_hash),
+    userId: str(r.user_id),
+    authTime: num(r.auth_time),
+    createdAt: num(r.created_at),
+    expiresAt: num(r.expires_at),
+  };
+}
+
+function toCode(r: Row): CodeRecord {
+  return {
+    hash: str(r.hash),
+    clientId: str(r.client_id),
+    userId: str(r.user_id),
+    grantId: str(r.grant_id),
+    redirectUri: str(r.redirect_uri),
+    redirectUriExplicit: r.redirect_uri_explicit === 1,
+    codeChallenge: strOrNull(r.code_challenge),
+    scope: list(r.scope),
+    resource: strOrNull(r.resource),
+    authTime: num(r.auth_time),
+    expiresAt: num(r.expires_at),
+    consumedAt: numOrNull(r.consumed_at),
+  };
+}
+
+function toGrant(r: Row): GrantRecord {
+  return {
+    id: str(r.id),
+    clientId: str(r.client_id),
+    userId: str(r.user_id),
+    scope: list(r.scope),
+    resource: strOrNull(r.resource),
+    authTime: num(r.auth_time),
+    createdAt: num(r.created_at),
+    expiresAt: num(r.expires_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+function toRefreshToken(r: Row): RefreshTokenRecord {
+  return {
+    hash: str(r.hash),
+    grantId: str(r.grant_id),
+    clientId: str(r.client_id),
+    createdAt: num(r.created_at),
+    expiresAt: num(r.expires_at),
+    rotatedAt: numOrNull(r.rotated_at),
+  };
+}
+
+function toKey(r: Row): KeyRecord {
+  return {
+    kid: str(r.kid),
+    alg: str(r.alg) as KeyRecord['alg'],
+    publicJwk: str(r.public_jwk),
+    privateJwkEncrypted: str(r.private_jwk_encrypted),
+    createdAt: num(r.created_at),
+    activatesAt: num(r.activates_at),
+    retiresAt: numOrNull(r.retires_at),
+    expiresAt: numOrNull(r.expires_at),
+  };
+}
+
+export interface SqliteStoreOptions {
+  /** Milliseconds to wait for a lock held by another process (the CLI, another worker). */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * The embedded default: one SQLite file in WAL mode. better-sqlite3 is synchronous, so each
+ * method runs to completion without yielding; the async signatures are the Store contract's.
+ * Every statement is prepared once, at open.
+ */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly s;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    this.s = prepareStatements(db);
+  }
+
+  /** Opens (creating if needed) and migrates the database file. `:memory:` works for tests. */
+  static open(filename: string, options: SqliteStoreOptions = {}): SqliteStore {
+    let db: Database.Database;
+    try {
+      db = new Database(filename);
+    } catch (error) {
+      throw new StoreUnavailableError(`cannot open SQLite database ${filename}: ${(error as Error).message}`, { cause: error });
+    }
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    // WAL lets the CLI and a running server share the file; synchronous=NORMAL in WAL mode keeps
+    // every committed transaction across a process crash (only an OS crash can lose the last ones).
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = OFF');
+    migrate(db);
+    return new SqliteStore(db);
+  }
+
+  async createClient(c: ClientRecord): Promise<void> {
+    try {
+      this.s.insertClient.run(
+        c.id,
+        c.name,
+        c.secretHash,
+        JSON.stringify(c.redirectUris),
+        JSON.stringify(c.scopes),
+        JSON.stringify(c.grantTypes),
+        JSON.stringify(c.resources),
+        c.createdAt,
+      );
+    } catch (error) {
+      throw conflictOr(error, `client ${c.id} exists`);
+    }
+  }
+
+  async findClient(id: string): Promise<ClientRecord | undefined> {
+    const row = this.s.findClient.get(id) as Row | undefined;
+    return row && toClient(row);
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return (this.s.listClients.all() as Row[]).map(toClient);
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const deleted = this.s.deleteClient.run(id).changes > 0;
+      for (const statement of this.s.deleteByClient) statement.run(id);
+      return deleted;
+    })();
+  }
+
+  async createUser(u: UserRecord): Promise<void> {
+    try {
+      this.s.insertUser.run(u.id, u.username, u.passwordHash, u.createdAt);
+    } catch (error) {
+      throw conflictOr(error, `username ${u.username} is taken`);
+    }
+  }
+
+  async findUserById(id: string): Promise<UserRecord | undefined> {
+    const row = this.s.findUserById.get(id) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async findUserByUsername(username: string): Promise<UserRecord | undefined> {
+    const row = this.s.findUserByUsername.get(username) as Row | undefined;
+    return row && toUser(row);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (this.s.listUsers.all() as Row[]).map(toUser);
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const deleted = this.s.deleteUser.run(id).changes > 0;
+      for (const statement of this.s.deleteByUser) statement.run(id);
+      return deleted;
+    })();
+  }
+
+  async createSession(s: SessionRecord): Promise<void> {
+    this.s.insertSession.run(s.idHash, s.userId, s.authTime, s.createdAt, s.expiresAt);
+  }
+
+  async findSession(idHash: string, now: number): Promise<SessionRecord | undefined> {
+    const row = this.s.findSession.get(idHash, now) as Row | undefined;
+    return row && toSession(row);
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    this.s.deleteSession.run(idHash);
+  }
+
+  async createInteraction(i: InteractionRecord): Promise<void> {
+    this.s.insertInteraction.run(i.id, i.clientId, JSON.stringify(i.request), i.createdAt, i.expiresAt);
+  }
+
+  async findInteraction(id: string, now: number): Promise<InteractionRecord | undefined> {
+    const r = this.s.findInteraction.get(id, now) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      id: str(r.id),
+      clientId: str(r.client_id),
+      request: JSON.parse(str(r.request)) as InteractionRecord['request'],
+      createdAt: num(r.created_at),
+      expiresAt: num(r.expires_at),
+    };
+  }
+
+  async deleteInteraction(id: string): Promise<void> {
+    this.s.deleteInteraction.run(id);
+  }
+
+  async findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {
+    const r = this.s.findConsent.get(userId, clientId) as Row | undefined;
+    return r && { userId: str(r.user_id), clientId: str(r.client_id), scope: list(r.scope), grantedAt: num(r.granted_at) };
+  }
+
+  async saveConsent(c: ConsentRecord): Promise<void> {
+    this.s.upsertConsent.run(c.userId, c.clientId, JSON.stringify(c.scope), c.grantedAt);
+  }
+
+  async listConsents(userId: string): Promise<ConsentRecord[]> {
+    return (this.s.listConsents.all(userId) as Row[]).map((r) => ({
+      userId: str(r.user_id),
+      clientId: str(r.client_id),
+      scope: list(r.scope),
+      grantedAt: num(r.granted_at),
+    }));
+  }
+
+  async revokeConsent(userId: string, clientId: string, now: number): Promise<void> {
+    this.db.transaction(() => {
+      this.s.deleteConsent.run(userId, clientId);
+      this.s.revokeGrantsOfUserClient.run(now, userId, clientId);
+    })();
+  }
+
+  async saveCode(c: CodeRecord): Promise<void> {
+    this.s.insertCode.run(
+      c.hash,
+      c.clientId,
+      c.userId,
+      c.grantId,
+      c.redirectUri,
+      c.redirectUriExplicit ? 1 : 0,
+      c.codeChallenge,
+      JSON.stringify(c.scope),
+      c.resource,
+      c.authTime,
+      c.expiresAt,
+      c.consumedAt,
+    );
+  }
+
+  async findCode(hash: string): Promise<CodeRecord | undefined> {
+    const row = this.s.findCode.get(hash) as Row | undefined;
+    return row && toCode(row);
+  }
+
+  async consumeCode(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): Promise<boolean> {
+    return this.consumeCodeTx(hash, now, grant, refreshToken);
+  }
+
+  // RFC 6749 §4.1.2 (C3): the compare-and-set and the grant it creates commit together or not at all.
+  private readonly consumeCodeTx = (hash: string, now: number, grant: GrantRecord, refresh: RefreshTokenRecord | null): boolean =>
+    this.db.transaction(() => {
+      if (this.s.consumeCode.run(now, hash).changes !== 1) return false;
+      this.insertGrant(grant);
+      if (refresh) this.insertRefreshToken(refresh);
+      return true;
+    }).immediate();
+
+  private insertGrant(g: GrantRecord): void {
+    this.s.insertGrant.run(g.id, g.clientId, g.userId, JSON.stringify(g.scope), g.resource, g.authTime, g.createdAt, g.expiresAt, g.revokedAt);
+  }
+
+  private insertRefreshToken(t: RefreshTokenRecord): void {
+    this.s.insertRefreshToken.run(t.hash, t.grantId, t.clientId, t.createdAt, t.expiresAt, t.rotatedAt);
+  }
+
+  async findGrant(id: string): Promise<GrantRecord | undefined> {
+    const row = this.s.findGrant.get(id) as Row | undefined;
+    return row && toGrant(row);
+  }
+
+  async revokeGrant(id: string, now: number): Promise<void> {
+    this.s.revokeGrant.run(now, id);
+  }
+
+  async listGrantsForUser(userId: string, now: number): Promise<GrantRecord[]> {
+    return (this.s.listGrantsForUser.all(userId, now) as Row[]).map(toGrant);
+  }
+
+  async findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
+    const row = this.s.findRefreshToken.get(hash) as Row | undefined;
+    return row && toRefreshToken(row);
+  }
+
+  async rotateRefreshToken(hash: string, successor: RefreshTokenRecord, now: number, retryWindowMs: number): Promise<RotationResult> {
+    return this.rotateTx(hash, successor, now, retryWindowMs);
+  }
+
+  // RFC 9700 §4.14.2: the UPDATE decides the race; the successor is inserted in the same transaction.
+  private readonly rotateTx = (hash: string, successor: RefreshTokenRecord, now: number, retryWindowMs: number): RotationResult =>
+    this.db.transaction((): RotationResult => {
+      const row = this.s.rotateRefreshToken.get(now, hash, now, now - retryWindowMs, now) as Row | undefined;
+      if (!row) return { kind: 'rejected' };
+      this.s.insertRefreshTokenIfAbsent.run(
+        successor.hash,
+        successor.grantId,
+        successor.clientId,
+        successor.createdAt,
+        successor.expiresAt,
+        successor.rotatedAt,
+      );
+      return { kind: 'rotated', grant: toGrant(JSON.parse(str(row.grant_json)) as Row) };
+    }).immediate();
+
+  async revokeAccessToken(jti: string, expiresAt: number): Promise<void> {
+    this.s.revokeAccessToken.run(jti, expiresAt);
+  }
+
+  async isAccessTokenRevoked(jti: string): Promise<boolean> {
+    return this.s.isAccessTokenRevoked.get(jti) !== undefined;
+  }
+
+  async listKeys(): Promise<KeyRecord[]> {
+    return (this.s.listKeys.all() as Row[]).map(toKey);
+  }
+
+  async insertKey(k: KeyRecord): Promise<void> {
+    this.s.insertKey.run(k.kid, k.alg, k.publicJwk, k.privateJwkEncrypted, k.createdAt, k.activatesAt, k.retiresAt, k.expiresAt);
+  }
+
+  async updateKey(kid: string, changes: Partial<Pick<KeyRecord, 'activatesAt' | 'retiresAt' | 'expiresAt'>>): Promise<void> {
+    const current = this.s.findKey.get(kid) as Row | undefined;
+    if (!current) return;
+    const key = { ...toKey(current), ...changes };
+    this.s.updateKey.run(key.activatesAt, key.retiresAt, key.expiresAt, kid);
+  }
+
+  async deleteKey(kid: string): Promise<void> {
+    this.s.deleteKey.run(kid);
+  }
+
+  async putSecretIfAbsent(name: string, value: string, now: number): Promise<string> {
+    this.s.insertSecretIfAbsent.run(name, value, now);
+    return str((this.s.findSecret.get(name) as Row).value);
+  }
+
+  async appendEvent(e: AuditEvent): Promise<void> {
+    this.s.insertEvent.run(e.at, e.type, e.clientId ?? null, e.userId ?? null, e.detail ? JSON.stringify(e.detail) : null);
+  }
+
+  async listEvents(filter: EventFilter): Promise<StoredAuditEvent[]> {
+    const rows = this.s.listEvents.all({
+      clientId: filter.clientId ?? null,
+      type: filter.type ?? null,
+      since: filter.since ?? 0,
+      limit: filter.limit ?? 100,
+    }) as Row[];
+    return rows.map((r) => ({
+      id: num(r.id),
+      at: num(r.at),
+      type: str(r.type),
+      clientId: strOrNull(r.client_id),
+      userId: strOrNull(r.user_id),
+      detail: r.detail === null ? {} : (JSON.parse(str(r.detail)) as Record<string, unknown>),
+    }));
+  }
+
+  async hit(key: string, now: number, windowMs: number): Promise<{ count: number; resetAt: number }> {
+    const row = this.s.hit.get(key, now + windowMs, now, now + windowMs, now) as Row;
+    return { count: num(row.count), resetAt: num(row.reset_at) };
+  }
+
+  async resetHits(key: string): Promise<void> {
+    this.s.resetHits.run(key);
+  }
+
+  async purgeExpired(now: number, batch: number): Promise<number> {
+    let removed = 0;
+    for (const statement of this.s.purge) removed += statement.run({ now, batch, eventsBefore: now - EVENT_RETENTION_MS, codesBefore: now - CODE_REPLAY_MEMORY_MS }).changes;
+    return removed;
+  }
+
+  async ping(): Promise<void> {
+    this.s.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function conflictOr(error: unknown, message: string): Error {
+  if (error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_CONSTRAINT')) {
+    return new StoreConflictError(message);
+  }
+  return error as Error;
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  // IMMEDIATE: a second process opening the same file at the same moment waits instead of racing.
+  db.transaction(() => {
+    const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => num(r.version)));
+    for (const m of sqliteMigrations) {
+      if (applied.has(m.version)) continue;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    }
+  }).immediate();
+}
+
+function prepareStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    insertClient: p(
+      'INSERT INTO clients (id, name, secret_hash, redirect_uris, scopes, grant_types, resources, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    findClient: p('SELECT * FROM clients WHERE id = ?'),
+    listClients: p('SELECT * FROM clients ORDER BY created_at, id'),
+    deleteClient: p('DELETE FROM clients WHERE id = ?'),
+    deleteByClient: [
+      p('DELETE FROM codes WHERE client_id = ?'),
+      p('DELETE FROM refresh_tokens WHERE client_id = ?'),
+      p('DELETE FROM grants WHERE client_id = ?'),
+      p('DELETE FROM consents WHERE client_id = ?'),
+      p('DELETE FROM interactions WHERE client_id = ?'),
+    ],
+    insertUser: p('INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)'),
+    findUserById: p('SELECT * FROM users WHERE id = ?'),
+    findUserByUsername: p('SELECT * FROM users WHERE username = ?'),
+    listUsers: p('SELECT * FROM users ORDER BY created_at, username'),
+    deleteUser: p('DELETE FROM users WHERE id = ?'),
+    deleteByUser: [
+      p('DELETE FROM sessions WHERE user_id = ?'),
+      p('DELETE FROM consents WHERE user_id = ?'),
+      p('DELETE FROM codes WHERE user_id = ?'),
+      p('DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = ?)'),
+      p('DELETE FROM grants WHERE user_id = ?'),
+    ],
+    insertSession: p('INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
+    findSession: p('SELECT * FROM sessions WHERE id_hash = ? AND expires_at > ?'),
+    deleteSession: p('DELETE FROM sessions WHERE id_hash = ?'),
+    insertInteraction: p('INSERT INTO interactions (id, client_id, request, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
+    findInteraction: p('SELECT * FROM interactions WHERE id = ? AND expires_at > ?'),
+    deleteInteraction: p('DELETE FROM interactions WHERE id = ?'),
+    findConsent: p('SELECT * FROM consents WHERE user_id = ? AND client_id = ?'),
+    upsertConsent: p(
+      'INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at',
+    ),
+    listConsents: p('SELECT * FROM consents WHERE user_id = ? ORDER BY granted_at DESC'),
+    deleteConsent: p('DELETE FROM consents WHERE user_id = ? AND client_id = ?'),
+    revokeGrantsOfUserClient: p('UPDATE grants SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL'),
+    insertCode: p(
+      'INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    findCode: p('SELECT * FROM codes WHERE hash = ?'),
+    consumeCode: p('UPDATE codes SET consumed_at = ? WHERE hash = ? AND consumed_at IS NULL'),
+    insertGrant: p(
+      'INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    findGrant: p('SELECT * FROM grants WHERE id = ?'),
+    revokeGrant: p('UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    listGrantsForUser: p('SELECT * FROM grants WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC'),
+    insertRefreshToken: p('INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertRefreshTokenIfAbsent: p(
+      'INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
+    ),
+    findRefreshToken: p('SELECT * FROM refresh_tokens WHERE hash = ?'),
+    // Parameters: now (rotated_at), hash, now (expiry), now - window, now (grant expiry).
+    rotateRefreshToken: p(`
+      UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?1)
+      WHERE hash = ?2 AND expires_at > ?3 AND (rotated_at IS NULL OR rotated_at > ?4)
+        AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL AND expires_at > ?5)
+      RETURNING (SELECT json_object('id', g.id, 'client_id', g.client_id, 'user_id', g.user_id, 'scope', g.scope,
+                                    'resource', g.resource, 'auth_time', g.auth_time, 'created_at', g.created_at,
+                                    'expires_at', g.expires_at, 'revoked_at', g.revoked_at)
+                 FROM grants g WHERE g.id = refresh_tokens.grant_id) AS grant_json`),
+    revokeAccessToken: p('INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING'),
+    isAccessTokenRevoked: p('SELECT 1 FROM revoked_access_tokens WHERE jti = ?'),
+    listKeys: p('SELECT * FROM keys ORDER BY created_at, kid'),
+    findKey: p('SELECT * FROM keys WHERE kid = ?'),
+    insertKey: p(
+      'INSERT INTO keys (kid, alg, public_jwk, private_jwk_encrypted, created_at, activates_at, retires_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    updateKey: p('UPDATE keys SET activates_at = ?, retires_at = ?, expires_at = ? WHERE kid = ?'),
+    deleteKey: p('DELETE FROM keys WHERE kid = ?'),
+    insertSecretIfAbsent: p('INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING'),
+    findSecret: p('SELECT value FROM secrets WHERE name = ?'),
+    insertEvent: p('INSERT INTO events (at, type, client_id, user_id, detail) VALUES (?, ?, ?, ?, ?)'),
+    listEvents: p(`
+      SELECT * FROM events
+      WHERE (@clientId IS NULL OR client_id = @clientId) AND (@type IS NULL OR type = @type) AND at >= @since
+      ORDER BY at DESC, id DESC LIMIT @limit`),
+    // Fixed window: a hit after reset_at starts a new window. Parameters: key, reset_at, now, reset_at, now.
+    hit: p(`
+      INSERT INTO rate_limits (key, count, reset_at) VALUES (?1, 1, ?2)
+      ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN rate_limits.reset_at <= ?3 THEN 1 ELSE rate_limits.count + 1 END,
+        reset_at = CASE WHEN rate_limits.reset_at <= ?3 THEN ?4 ELSE rate_limits.reset_at END
+      RETURNING count, reset_at`),
+    resetHits: p('DELETE FROM rate_limits WHERE key = ?'),
+    purge: [
+      // Codes stay a while after expiry so a late replay can still be recognised and revoke (C4).
+      p('DELETE FROM codes WHERE rowid IN (SELECT rowid FROM codes WHERE expires_at <= @codesBefore LIMIT @batch)'),
+      p('DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires_at <= @now LIMIT @batch)'),
+      p('DELETE FROM interactions WHERE rowid IN (SELECT rowid FROM interactions WHERE expires_at <= @now LIMIT @batch)'),
+      p('DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at <= @now LIMIT @batch)'),
+      p(`DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE grant_id IN
+           (SELECT id FROM grants WHERE expires_at <= @now OR revoked_at IS NOT NULL) LIMIT @batch)`),
+      // A revoked grant stays one access-token lifetime at most; the grant row is kept until it expires
+      // so introspection of its last access tokens still reports them inactive.
+      p('DELETE FROM grants WHERE rowid IN (SELECT rowid FROM grants WHERE expires_at <= @now LIMIT @batch)'),
+      p('DELETE FROM revoked_access_tokens WHERE rowid IN (SELECT rowid FROM revoked_access_tokens WHERE expires_at <= @now LIMIT @batch)'),
+      p('DELETE FROM rate_limits WHERE rowid IN (SELECT rowid FROM rate_limits WHERE reset_at <= @now LIMIT @batch)'),
+      p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < @eventsBefore LIMIT @batch)'),
+    ],
+    ping: p('SELECT 1'),
+  };
+}
