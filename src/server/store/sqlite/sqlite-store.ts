@@ -336,7 +336,7 @@ export class SqliteStore implements Store {
   // RFC 9700 §4.14.2: the UPDATE decides the race; the successor is inserted in the same transaction.
   private readonly rotateTx = (hash: string, successor: RefreshTokenRecord, now: number, retryWindowMs: number): RotationResult =>
     this.db.transaction((): RotationResult => {
-      const row = this.s.rotateRefreshToken.get(now, hash, now, now - retryWindowMs, now) as Row | undefined;
+      const row = this.s.rotateRefreshToken.get({ hash, now, windowStart: now - retryWindowMs }) as Row | undefined;
       if (!row) return { kind: 'rejected' };
       this.s.insertRefreshTokenIfAbsent.run(
         successor.hash,
@@ -403,7 +403,7 @@ export class SqliteStore implements Store {
   }
 
   async hit(key: string, now: number, windowMs: number): Promise<{ count: number; resetAt: number }> {
-    const row = this.s.hit.get(key, now + windowMs, now, now + windowMs, now) as Row;
+    const row = this.s.hit.get({ key, now, resetAt: now + windowMs }) as Row;
     return { count: num(row.count), resetAt: num(row.reset_at) };
   }
 
@@ -503,11 +503,11 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
     ),
     findRefreshToken: p('SELECT * FROM refresh_tokens WHERE hash = ?'),
-    // Parameters: now (rotated_at), hash, now (expiry), now - window, now (grant expiry).
+    // Named parameters: better-sqlite3 cannot bind positional values to numbered ones (?1).
     rotateRefreshToken: p(`
-      UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?1)
-      WHERE hash = ?2 AND expires_at > ?3 AND (rotated_at IS NULL OR rotated_at > ?4)
-        AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL AND expires_at > ?5)
+      UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, @now)
+      WHERE hash = @hash AND expires_at > @now AND (rotated_at IS NULL OR rotated_at > @windowStart)
+        AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL AND expires_at > @now)
       RETURNING (SELECT json_object('id', g.id, 'client_id', g.client_id, 'user_id', g.user_id, 'scope', g.scope,
                                     'resource', g.resource, 'auth_time', g.auth_time, 'created_at', g.created_at,
                                     'expires_at', g.expires_at, 'revoked_at', g.revoked_at)
@@ -528,12 +528,12 @@ function prepareStatements(db: Database.Database) {
       SELECT * FROM events
       WHERE (@clientId IS NULL OR client_id = @clientId) AND (@type IS NULL OR type = @type) AND at >= @since
       ORDER BY at DESC, id DESC LIMIT @limit`),
-    // Fixed window: a hit after reset_at starts a new window. Parameters: key, reset_at, now, reset_at, now.
+    // Fixed window: a hit at or after reset_at starts a new window.
     hit: p(`
-      INSERT INTO rate_limits (key, count, reset_at) VALUES (?1, 1, ?2)
+      INSERT INTO rate_limits (key, count, reset_at) VALUES (@key, 1, @resetAt)
       ON CONFLICT (key) DO UPDATE SET
-        count = CASE WHEN rate_limits.reset_at <= ?3 THEN 1 ELSE rate_limits.count + 1 END,
-        reset_at = CASE WHEN rate_limits.reset_at <= ?3 THEN ?4 ELSE rate_limits.reset_at END
+        count = CASE WHEN rate_limits.reset_at <= @now THEN 1 ELSE rate_limits.count + 1 END,
+        reset_at = CASE WHEN rate_limits.reset_at <= @now THEN @resetAt ELSE rate_limits.reset_at END
       RETURNING count, reset_at`),
     resetHits: p('DELETE FROM rate_limits WHERE key = ?'),
     purge: [
