@@ -124,15 +124,17 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
 
   let metadata: Promise<AuthorizationServerMetadata> | null = null;
   let discoveryFailedAt = Number.NEGATIVE_INFINITY;
+  let discoveryFailure = '';
   function authorizationServer(): Promise<AuthorizationServerMetadata> {
     if (metadata === null) {
       if (now() - discoveryFailedAt < discoveryRetryMs) {
-        return Promise.reject(new DiscoveryError('issuer metadata unavailable (recent failure)'));
+        return Promise.reject(new DiscoveryError(`${discoveryFailure} (not retried yet)`));
       }
       const attempt = discover(issuer, fetchImpl, timeoutMs);
       metadata = attempt;
-      attempt.catch(() => {
+      attempt.catch((error: unknown) => {
         discoveryFailedAt = now();
+        discoveryFailure = error instanceof Error ? error.message : String(error);
         metadata = null;
       });
     }

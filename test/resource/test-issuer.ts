@@ -139,6 +139,7 @@ export async function startTestIssuer(): Promise<TestIssuer> {
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        if (!server.listening) return resolve();
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));
       }),

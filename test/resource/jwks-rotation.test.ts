@@ -1,0 +1,152 @@
+/**
+ * The JWKS cache under key rotation and under a flood of made-up kids, over real HTTP.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createResourceServer, type ResourceServerOptions } from '../../src/resource/index.js';
+import { newSigningKey, startTestIssuer, testAudience, type TestIssuer } from './test-issuer.js';
+import { startFastifyNotesApi, type NotesApi } from './notes-api.js';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+async function setUp(options: Partial<ResourceServerOptions> = {}) {
+  const issuer = await startTestIssuer();
+  cleanup.push(() => issuer.close());
+  const server = createResourceServer({ issuer: issuer.issuer, audience: testAudience, ...options });
+  const api = await startFastifyNotesApi(server);
+  cleanup.push(() => api.close());
+  return { issuer, server, api };
+}
+
+const jwksHits = (issuer: TestIssuer) => issuer.hits.get('/jwks.json') ?? 0;
+const call = (api: NotesApi, token: string) =>
+  fetch(`${api.url}/notes`, { headers: { authorization: `Bearer ${token}` } }).then(async (response) => {
+    await response.arrayBuffer();
+    return response.status;
+  });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('JWKS cache: key rotation', () => {
+  it('RFC 9068 §4: the issuer rotates keys three times while clients keep calling; no request fails', async () => {
+    const { issuer, server, api } = await setUp();
+    // Warm: the first request loads the keys. Every rotation below happens well inside what jose's
+    // createRemoteJWKSet would treat as its 30 s cooldown.
+    expect(await call(api, await issuer.mint())).toBe(200);
+
+    const statuses: number[] = [];
+    let running = true;
+    const clients = Array.from({ length: 4 }, async () => {
+      while (running) {
+        // Each client mints with whatever key is active right now, as a real issuer would.
+        statuses.push(await call(api, await issuer.mint()));
+      }
+    });
+    const oldToken = await issuer.mint();
+    for (let rotation = 0; rotation < 3; rotation += 1) {
+      await sleep(150);
+      await issuer.rotate();
+    }
+    await sleep(200);
+    running = false;
+    await Promise.all(clients);
+
+    expect(statuses.length).toBeGreaterThan(50);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    // A token signed before the rotations stays valid: the old key is still published.
+    expect(await call(api, oldToken)).toBe(200);
+    // One initial load plus at most one refetch per rotation.
+    expect(jwksHits(issuer)).toBeLessThanOrEqual(4);
+    expect(server.stats().jwks.refusedRefetches).toBe(0);
+  });
+
+  it('the JWKS is not fetched per request once cached', async () => {
+    const { issuer, api } = await setUp();
+    const token = await issuer.mint();
+    for (let i = 0; i < 20; i += 1) expect(await call(api, token)).toBe(200);
+    expect(jwksHits(issuer)).toBe(1);
+    expect(issuer.hits.get('/.well-known/oauth-authorization-server')).toBe(1);
+  });
+
+  it('a stale key set is refreshed in the background, and kept when the issuer is down', async () => {
+    const { issuer, api } = await setUp({ jwks: { maxAgeSeconds: 0.1, refetchIntervalSeconds: 0.1 } });
+    const token = await issuer.mint();
+    expect(await call(api, token)).toBe(200);
+    await sleep(150);
+    expect(await call(api, token)).toBe(200);
+    await sleep(50);
+    expect(jwksHits(issuer)).toBe(2);
+    await issuer.close();
+    await sleep(150);
+    // The refresh fails (connection refused); verification goes on with the cached keys.
+    expect(await call(api, token)).toBe(200);
+    expect(await call(api, token)).toBe(200);
+  });
+});
+
+describe('JWKS cache: a flood of unknown kids', () => {
+  it('RFC 9068 §4: 300 tokens with made-up kids cost the issuer at most the refetch burst', async () => {
+    const { issuer, server, api } = await setUp({ jwks: { refetchIntervalSeconds: 0.5, refetchBurst: 3 } });
+    expect(await call(api, await issuer.mint())).toBe(200);
+    const bogus = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => issuer.mint({ key: await newSigningKey(`bogus-${i}`) })),
+    );
+    const statuses: number[] = [];
+    for (let round = 0; round < 10; round += 1) {
+      statuses.push(...(await Promise.all(bogus.map((token) => call(api, token)))));
+    }
+    expect(statuses).toHaveLength(300);
+    expect(statuses.every((status) => status === 401)).toBe(true);
+    // One initial load, then at most the burst (3) within this sub-second flood.
+    expect(jwksHits(issuer)).toBeLessThanOrEqual(1 + 3 + 1);
+    expect(server.stats().jwks.refusedRefetches).toBeGreaterThan(250);
+
+    // Once the budget has been earned back, a genuine rotation is picked up again.
+    await sleep(600);
+    await issuer.rotate();
+    expect(await call(api, await issuer.mint())).toBe(200);
+  });
+});
+
+describe('discovery (RFC 8414)', () => {
+  it('RFC 8414 §3: falls back to OpenID Connect Discovery when the RFC 8414 document is missing', async () => {
+    const issuer = await startTestIssuer();
+    cleanup.push(() => issuer.close());
+    issuer.openIdOnly = true;
+    const server = createResourceServer({ issuer: issuer.issuer, audience: testAudience });
+    const token = await issuer.mint();
+    const result = await server.authenticate(new Request('http://api.test/notes', { headers: { authorization: `Bearer ${token}` } }));
+    expect(result.ok).toBe(true);
+    expect(issuer.hits.get('/.well-known/oauth-authorization-server')).toBe(1);
+    expect(issuer.hits.get('/.well-known/openid-configuration')).toBe(1);
+  });
+
+  it('RFC 8414 §3.3: metadata naming another issuer is not used; tokens are not accepted (503)', async () => {
+    const issuer = await startTestIssuer();
+    cleanup.push(() => issuer.close());
+    issuer.metadataOverride = { issuer: 'https://impostor.example', jwks_uri: `${issuer.issuer}/jwks.json` };
+    const server = createResourceServer({ issuer: issuer.issuer, audience: testAudience });
+    const result = await server.authenticate(
+      new Request('http://api.test/notes', { headers: { authorization: `Bearer ${await issuer.mint()}` } }),
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.status).toBe(503);
+    expect(result.detail).toMatch(/impostor/);
+    expect(jwksHitsOf(issuer)).toBe(0);
+    await expect(server.ready()).rejects.toThrow(/impostor/);
+  });
+
+  it('ready() discovers and loads the keys before the first request', async () => {
+    const issuer = await startTestIssuer();
+    cleanup.push(() => issuer.close());
+    const server = createResourceServer({ issuer: issuer.issuer, audience: testAudience });
+    await server.ready();
+    expect(jwksHitsOf(issuer)).toBe(1);
+  });
+});
+
+function jwksHitsOf(issuer: TestIssuer): number {
+  return issuer.hits.get('/jwks.json') ?? 0;
+}
