@@ -1,0 +1,212 @@
+import pg from 'pg';
+
+/**
+ * PostgreSQL schema, versioned. Each entry is applied once, in order, and recorded in
+ * schema_migrations. Never edit an applied migration: add a new one.
+ *
+ * Times are BIGINT milliseconds since the epoch (parsed to JS numbers by the store's pool);
+ * string lists are text[]; structured values are JSONB. Every expiry column is indexed, because
+ * purgeExpired deletes by it in small batches. Tables whose rows are updated in place on the hot
+ * path (codes.consumed_at, refresh_tokens.rotated_at, grants.revoked_at, rate_limits) leave room
+ * in each page so those updates stay HOT (no index writes): none of the updated columns is indexed.
+ */
+export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE clients (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  secret_hash text,
+  redirect_uris text[] NOT NULL,
+  scopes text[] NOT NULL,
+  grant_types text[] NOT NULL,
+  resources text[] NOT NULL,
+  created_at bigint NOT NULL
+);
+
+CREATE TABLE users (
+  id text PRIMARY KEY,
+  username text NOT NULL UNIQUE,
+  password_hash text NOT NULL,
+  created_at bigint NOT NULL
+);
+
+CREATE TABLE sessions (
+  id_hash text PRIMARY KEY,
+  user_id text NOT NULL,
+  auth_time bigint NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+CREATE INDEX sessions_user_id ON sessions (user_id);
+
+CREATE TABLE interactions (
+  id text PRIMARY KEY,
+  client_id text NOT NULL,
+  request jsonb NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX interactions_expires_at ON interactions (expires_at);
+CREATE INDEX interactions_client_id ON interactions (client_id);
+
+CREATE TABLE consents (
+  user_id text NOT NULL,
+  client_id text NOT NULL,
+  scope text[] NOT NULL,
+  granted_at bigint NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+);
+CREATE INDEX consents_client_id ON consents (client_id);
+
+CREATE TABLE codes (
+  hash text PRIMARY KEY,
+  client_id text NOT NULL,
+  user_id text NOT NULL,
+  grant_id text NOT NULL,
+  redirect_uri text NOT NULL,
+  redirect_uri_explicit boolean NOT NULL,
+  code_challenge text,
+  scope text[] NOT NULL,
+  resource text,
+  auth_time bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  consumed_at bigint
+) WITH (fillfactor = 90);
+CREATE INDEX codes_expires_at ON codes (expires_at);
+CREATE INDEX codes_client_id ON codes (client_id);
+CREATE INDEX codes_user_id ON codes (user_id);
+
+CREATE TABLE grants (
+  id text PRIMARY KEY,
+  client_id text NOT NULL,
+  user_id text NOT NULL,
+  scope text[] NOT NULL,
+  resource text,
+  auth_time bigint NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  revoked_at bigint
+) WITH (fillfactor = 90);
+CREATE INDEX grants_expires_at ON grants (expires_at);
+CREATE INDEX grants_user_id ON grants (user_id);
+CREATE INDEX grants_client_id ON grants (client_id);
+
+CREATE TABLE refresh_tokens (
+  hash text PRIMARY KEY,
+  grant_id text NOT NULL,
+  client_id text NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  rotated_at bigint
+) WITH (fillfactor = 90);
+CREATE INDEX refresh_tokens_grant_id ON refresh_tokens (grant_id);
+CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
+CREATE INDEX refresh_tokens_client_id ON refresh_tokens (client_id);
+
+CREATE TABLE revoked_access_tokens (
+  jti text PRIMARY KEY,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX revoked_access_tokens_expires_at ON revoked_access_tokens (expires_at);
+
+CREATE TABLE keys (
+  kid text PRIMARY KEY,
+  alg text NOT NULL,
+  public_jwk text NOT NULL,
+  private_jwk_encrypted text NOT NULL,
+  created_at bigint NOT NULL,
+  activates_at bigint NOT NULL,
+  retires_at bigint,
+  expires_at bigint
+);
+
+CREATE TABLE secrets (
+  name text PRIMARY KEY,
+  value text NOT NULL,
+  created_at bigint NOT NULL
+);
+
+CREATE TABLE events (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at bigint NOT NULL,
+  type text NOT NULL,
+  client_id text,
+  user_id text,
+  detail jsonb
+);
+CREATE INDEX events_at ON events (at);
+CREATE INDEX events_client_id_at ON events (client_id, at);
+
+CREATE TABLE rate_limits (
+  key text PRIMARY KEY,
+  count integer NOT NULL,
+  reset_at bigint NOT NULL
+) WITH (fillfactor = 80);
+CREATE INDEX rate_limits_reset_at ON rate_limits (reset_at);
+`,
+  },
+];
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Checks a schema name before it goes into SQL text (search_path, CREATE SCHEMA). */
+export function assertSchemaName(schema: string): void {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new TypeError(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: use lower-case letters, digits and _`);
+  }
+}
+
+export interface MigrateOptions {
+  /** Schema to create (if missing) and migrate; the connection's search_path otherwise. */
+  schema?: string;
+  /** Time source for schema_migrations.applied_at. */
+  now?: () => number;
+}
+
+/**
+ * Applies the migrations that are missing, in one transaction, and returns the versions it
+ * applied (empty when the schema was current). A transaction-scoped advisory lock, keyed by the
+ * schema, makes several instances starting at once apply each migration exactly once: the others
+ * wait, then find nothing left to do. Usable by `latchkey migrate` with a plain pg.Client.
+ */
+export async function migrate(db: pg.Pool | pg.ClientBase, options: MigrateOptions = {}): Promise<number[]> {
+  const { schema, now = Date.now } = options;
+  if (schema !== undefined) assertSchemaName(schema);
+  const client = db instanceof pg.Pool ? await db.connect() : db;
+  let failed = false;
+  try {
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`latchkey.migrate:${schema ?? ''}`]);
+      if (schema !== undefined) {
+        const quoted = pg.escapeIdentifier(schema);
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+        await client.query(`SET LOCAL search_path TO ${quoted}`);
+      }
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)');
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+      const present = new Set(rows.map((r) => Number(r.version)));
+      const applied: number[] = [];
+      for (const m of postgresMigrations) {
+        if (present.has(m.version)) continue;
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now()]);
+        applied.push(m.version);
+      }
+      await client.query('COMMIT');
+      return applied;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  } catch (error) {
+    failed = true;
+    throw error;
+  } finally {
+    if (client !== db) (client as pg.PoolClient).release(failed);
+  }
+}

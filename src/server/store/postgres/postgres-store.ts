@@ -1,0 +1,666 @@
+import pg from 'pg';
+import type {
+  AuditEvent,
+  ClientRecord,
+  CodeRecord,
+  ConsentRecord,
+  EventFilter,
+  GrantRecord,
+  InteractionRecord,
+  KeyRecord,
+  RefreshTokenRecord,
+  RotationResult,
+  SessionRecord,
+  Store,
+  StoredAuditEvent,
+  UserRecord,
+} from '../../core/ports.js';
+import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
+import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
+import { assertSchemaName, migrate } from './migrations.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database?...` */
+  connectionString: string;
+  /** Schema to create (if missing) and use through search_path; `public` (the server default) otherwise. */
+  schema?: string;
+  /** Pool size (default 10). */
+  max?: number;
+  /** How long to wait for a connection before answering StoreUnavailableError (default 5000 ms). */
+  connectionTimeoutMs?: number;
+  /** Shown in pg_stat_activity (default `latchkey`). */
+  applicationName?: string;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * BIGINT (int8) columns arrive as JS numbers. Set on this pool only, so other pg users in the
+ * process keep pg's default (strings). Millisecond times stay far below 2^53.
+ */
+const int8AsNumber: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/**
+ * The statements, each prepared once per connection under its key as the statement name. Every
+ * race is decided inside one statement: data-modifying CTEs run in the statement's transaction,
+ * and under READ COMMITTED an UPDATE that waited for a concurrent one re-checks its WHERE against
+ * the committed row before it writes.
+ */
+const sql = {
+  insertClient:
+    'INSERT INTO clients (id, name, secret_hash, redirect_uris, scopes, grant_types, resources, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+  findClient: 'SELECT * FROM clients WHERE id = $1',
+  listClients: 'SELECT * FROM clients ORDER BY created_at, id COLLATE "C"',
+  deleteClient: `
+    WITH deleted AS (DELETE FROM clients WHERE id = $1 RETURNING 1),
+      c AS (DELETE FROM codes WHERE client_id = $1),
+      r AS (DELETE FROM refresh_tokens WHERE client_id = $1),
+      g AS (DELETE FROM grants WHERE client_id = $1),
+      s AS (DELETE FROM consents WHERE client_id = $1),
+      i AS (DELETE FROM interactions WHERE client_id = $1)
+    SELECT count(*)::int AS deleted FROM deleted`,
+  insertUser: 'INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)',
+  findUserById: 'SELECT * FROM users WHERE id = $1',
+  findUserByUsername: 'SELECT * FROM users WHERE username = $1',
+  listUsers: 'SELECT * FROM users ORDER BY created_at, username COLLATE "C"',
+  deleteUser: `
+    WITH deleted AS (DELETE FROM users WHERE id = $1 RETURNING 1),
+      s AS (DELETE FROM sessions WHERE user_id = $1),
+      n AS (DELETE FROM consents WHERE user_id = $1),
+      c AS (DELETE FROM codes WHERE user_id = $1),
+      r AS (DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)),
+      g AS (DELETE FROM grants WHERE user_id = $1)
+    SELECT count(*)::int AS deleted FROM deleted`,
+  insertSession: 'INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+  findSession: 'SELECT * FROM sessions WHERE id_hash = $1 AND expires_at > $2',
+  deleteSession: 'DELETE FROM sessions WHERE id_hash = $1',
+  insertInteraction: 'INSERT INTO interactions (id, client_id, request, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+  findInteraction: 'SELECT * FROM interactions WHERE id = $1 AND expires_at > $2',
+  deleteInteraction: 'DELETE FROM interactions WHERE id = $1',
+  findConsent: 'SELECT * FROM consents WHERE user_id = $1 AND client_id = $2',
+  upsertConsent: `
+    INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (user_id, client_id) DO UPDATE SET scope = EXCLUDED.scope, granted_at = EXCLUDED.granted_at`,
+  listConsents: 'SELECT * FROM consents WHERE user_id = $1 ORDER BY granted_at DESC',
+  revokeConsent: `
+    WITH c AS (DELETE FROM consents WHERE user_id = $1 AND client_id = $2)
+    UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
+  insertCode: `
+    INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+  findCode: 'SELECT * FROM codes WHERE hash = $1',
+  // RFC 6749 §4.1.2 (C3): the compare-and-set on consumed_at decides; the grant and the first
+  // refresh token are inserted only from its RETURNING row, so a loser writes nothing.
+  consumeCode: `
+    WITH won AS (
+      UPDATE codes SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL RETURNING hash
+    ), new_grant AS (
+      INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at)
+      SELECT $3::text, $4::text, $5::text, $6::text[], $7::text, $8::bigint, $9::bigint, $10::bigint, $11::bigint FROM won
+      RETURNING id
+    ), new_refresh AS (
+      INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at)
+      SELECT $12::text, id, $13::text, $14::bigint, $15::bigint, $16::bigint FROM new_grant WHERE $12::text IS NOT NULL
+    )
+    SELECT count(*)::int AS won FROM won`,
+  findGrant: 'SELECT * FROM grants WHERE id = $1',
+  revokeGrant: 'UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
+  listGrantsForUser: 'SELECT * FROM grants WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC',
+  findRefreshToken: 'SELECT * FROM refresh_tokens WHERE hash = $1',
+  // RFC 9700 §4.14.2: current, or rotated less than the window ago; unexpired; grant live. The
+  // first rotation time is kept, so the window never slides. A concurrent rotation waits on the
+  // row lock, then re-checks this WHERE against the committed row: inside the window it rotates
+  // too and its successor insert finds the row already there (insert-if-absent).
+  rotateRefreshToken: `
+    WITH rotated AS (
+      UPDATE refresh_tokens AS rt SET rotated_at = COALESCE(rt.rotated_at, $2)
+      FROM grants AS g
+      WHERE rt.hash = $1 AND rt.expires_at > $2 AND (rt.rotated_at IS NULL OR rt.rotated_at > $3)
+        AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.expires_at > $2
+      RETURNING g.id, g.client_id, g.user_id, g.scope, g.resource, g.auth_time, g.created_at, g.expires_at, g.revoked_at
+    ), successor AS (
+      INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at)
+      SELECT $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::bigint FROM rotated
+      ON CONFLICT (hash) DO NOTHING
+    )
+    SELECT * FROM rotated`,
+  revokeAccessToken: 'INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',
+  isAccessTokenRevoked: 'SELECT 1 FROM revoked_access_tokens WHERE jti = $1',
+  listKeys: 'SELECT * FROM keys ORDER BY created_at, kid COLLATE "C"',
+  insertKey: `
+    INSERT INTO keys (kid, alg, public_jwk, private_jwk_encrypted, created_at, activates_at, retires_at, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  // $2/$4/$6 say whether the field is being changed, so null can be written (retiresAt: null).
+  updateKey: `
+    UPDATE keys SET
+      activates_at = CASE WHEN $2::boolean THEN $3::bigint ELSE activates_at END,
+      retires_at = CASE WHEN $4::boolean THEN $5::bigint ELSE retires_at END,
+      expires_at = CASE WHEN $6::boolean THEN $7::bigint ELSE expires_at END
+    WHERE kid = $1`,
+  deleteKey: 'DELETE FROM keys WHERE kid = $1',
+  // DO UPDATE (to the same value) instead of DO NOTHING: it locks and returns the row a concurrent
+  // caller committed, which a separate SELECT in this statement's snapshot could not see.
+  putSecretIfAbsent: `
+    INSERT INTO secrets AS s (name, value, created_at) VALUES ($1, $2, $3)
+    ON CONFLICT (name) DO UPDATE SET value = s.value
+    RETURNING value`,
+  insertEvent: 'INSERT INTO events (at, type, client_id, user_id, detail) VALUES ($1, $2, $3, $4, $5)',
+  // Fixed window: a hit at or after reset_at starts a new window.
+  hit: `
+    INSERT INTO rate_limits AS r (key, count, reset_at) VALUES ($1, 1, $3)
+    ON CONFLICT (key) DO UPDATE SET
+      count = CASE WHEN r.reset_at <= $2 THEN 1 ELSE r.count + 1 END,
+      reset_at = CASE WHEN r.reset_at <= $2 THEN EXCLUDED.reset_at ELSE r.reset_at END
+    RETURNING count, reset_at`,
+  resetHits: 'DELETE FROM rate_limits WHERE key = $1',
+  ping: 'SELECT 1',
+} as const;
+
+type StatementName = keyof typeof sql;
+
+/**
+ * Housekeeping, one small batch per statement ($1 = the cutoff, $2 = batch). Each picks its rows
+ * through the expiry index, skips rows another instance is purging (SKIP LOCKED), and re-checks
+ * the condition on delete.
+ */
+const purgeStatements: ReadonlyArray<{ name: string; text: string; cutoff: (now: number) => number }> = [
+  {
+    // Codes stay a while after expiry so a late replay can still be recognised and revoke (C4).
+    name: 'purgeCodes',
+    text: `DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    cutoff: (now) => now - CODE_REPLAY_MEMORY_MS,
+  },
+  {
+    name: 'purgeSessions',
+    text: `DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    cutoff: (now) => now,
+  },
+  {
+    name: 'purgeInteractions',
+    text: `DELETE FROM interactions WHERE id IN (SELECT id FROM interactions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    cutoff: (now) => now,
+  },
+  {
+    name: 'purgeRefreshTokens',
+    text: `DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    cutoff: (now) => now,
+  },
+  {
+    name: 'purgeRefreshTokensOfDeadGrants',
+    text: `DELETE FROM refresh_tokens WHERE hash IN (
+             SELECT rt.hash FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
+             WHERE g.expires_at <= $1 OR g.revoked_at IS NOT NULL
+             LIMIT $2 FOR UPDATE OF rt SKIP LOCKED)`,
+    cutoff: (now) => now,
+  },
+  {
+    // A revoked grant is kept until it expires, so introspection of its last access tokens still reports them inactive.
+    name: 'purgeGrants',
+    text: `DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    cutoff: (now) => now,
+  },
+  {
+    name: 'purgeRevokedAccessTokens',
+    text: `DELETE FROM revoked_access_tokens WHERE jti IN (SELECT jti FROM revoked_access_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    cutoff: (now) => now,
+  },
+  {
+    name: 'purgeRateLimits',
+    text: `DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE reset_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND reset_at <= $1`,
+    cutoff: (now) => now,
+  },
+  {
+    name: 'purgeEvents',
+    text: `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+    cutoff: (now) => now - EVENT_RETENTION_MS,
+  },
+];
+
+function toClient(r: Row): ClientRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    secretHash: r.secret_hash as string | null,
+    redirectUris: r.redirect_uris as string[],
+    scopes: r.scopes as string[],
+    grantTypes: r.grant_types as ClientRecord['grantTypes'],
+    resources: r.resources as string[],
+    createdAt: r.created_at as number,
+  };
+}
+
+function toUser(r: Row): UserRecord {
+  return { id: r.id as string, username: r.username as string, passwordHash: r.password_hash as string, createdAt: r.created_at as number };
+}
+
+function toSession(r: Row): SessionRecord {
+  return {
+    idHash: r.id_hash as string,
+    userId: r.user_id as string,
+    authTime: r.auth_time as number,
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+  };
+}
+
+function toConsent(r: Row): ConsentRecord {
+  return { userId: r.user_id as string, clientId: r.client_id as string, scope: r.scope as string[], grantedAt: r.granted_at as number };
+}
+
+function toCode(r: Row): CodeRecord {
+  return {
+    hash: r.hash as string,
+    clientId: r.client_id as string,
+    userId: r.user_id as string,
+    grantId: r.grant_id as string,
+    redirectUri: r.redirect_uri as string,
+    redirectUriExplicit: r.redirect_uri_explicit as boolean,
+    codeChallenge: r.code_challenge as string | null,
+    scope: r.scope as string[],
+    resource: r.resource as string | null,
+    authTime: r.auth_time as number,
+    expiresAt: r.expires_at as number,
+    consumedAt: r.consumed_at as number | null,
+  };
+}
+
+function toGrant(r: Row): GrantRecord {
+  return {
+    id: r.id as string,
+    clientId: r.client_id as string,
+    userId: r.user_id as string,
+    scope: r.scope as string[],
+    resource: r.resource as string | null,
+    authTime: r.auth_time as number,
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    revokedAt: r.revoked_at as number | null,
+  };
+}
+
+function toRefreshToken(r: Row): RefreshTokenRecord {
+  return {
+    hash: r.hash as string,
+    grantId: r.grant_id as string,
+    clientId: r.client_id as string,
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    rotatedAt: r.rotated_at as number | null,
+  };
+}
+
+function toKey(r: Row): KeyRecord {
+  return {
+    kid: r.kid as string,
+    alg: r.alg as KeyRecord['alg'],
+    publicJwk: r.public_jwk as string,
+    privateJwkEncrypted: r.private_jwk_encrypted as string,
+    createdAt: r.created_at as number,
+    activatesAt: r.activates_at as number,
+    retiresAt: r.retires_at as number | null,
+    expiresAt: r.expires_at as number | null,
+  };
+}
+
+/**
+ * The scale-out Store: several stateless Latchkey instances share one PostgreSQL. Nothing is
+ * cached in process; every race is decided by one statement in the database.
+ */
+export class PostgresStore implements Store {
+  /** The pool, for the CLI and for tests that look behind the port. */
+  readonly pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
+
+  /** Connects, creates the schema if asked, and applies missing migrations. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    if (options.schema !== undefined) assertSchemaName(options.schema);
+    const pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.max ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+      application_name: options.applicationName ?? 'latchkey',
+      // search_path is set at connection start, so no statement needs a schema prefix.
+      ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
+      types: int8AsNumber,
+    });
+    // An idle client whose server went away emits here; without a listener the process would
+    // crash. pg drops that client from the pool; the next query connects afresh or fails mapped.
+    pool.on('error', () => undefined);
+    try {
+      await migrate(pool, options.schema !== undefined ? { schema: options.schema } : {});
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw mapError(error);
+    }
+    return new PostgresStore(pool);
+  }
+
+  private async run(name: StatementName, values: unknown[]): Promise<pg.QueryResult<Row>> {
+    try {
+      return await this.pool.query<Row>({ name, text: sql[name], values });
+    } catch (error) {
+      throw mapError(error);
+    }
+  }
+
+  private async rows(name: StatementName, values: unknown[]): Promise<Row[]> {
+    return (await this.run(name, values)).rows;
+  }
+
+  private async first(name: StatementName, values: unknown[]): Promise<Row | undefined> {
+    return (await this.run(name, values)).rows[0];
+  }
+
+  async createClient(c: ClientRecord): Promise<void> {
+    await this.run('insertClient', [c.id, c.name, c.secretHash, c.redirectUris, c.scopes, c.grantTypes, c.resources, c.createdAt]).catch(
+      conflict(`client ${c.id} exists`),
+    );
+  }
+
+  async findClient(id: string): Promise<ClientRecord | undefined> {
+    const row = await this.first('findClient', [id]);
+    return row && toClient(row);
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return (await this.rows('listClients', [])).map(toClient);
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    return (await this.first('deleteClient', [id]))?.deleted === 1;
+  }
+
+  async createUser(u: UserRecord): Promise<void> {
+    await this.run('insertUser', [u.id, u.username, u.passwordHash, u.createdAt]).catch(conflict(`username ${u.username} is taken`));
+  }
+
+  async findUserById(id: string): Promise<UserRecord | undefined> {
+    const row = await this.first('findUserById', [id]);
+    return row && toUser(row);
+  }
+
+  async findUserByUsername(username: string): Promise<UserRecord | undefined> {
+    const row = await this.first('findUserByUsername', [username]);
+    return row && toUser(row);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.rows('listUsers', [])).map(toUser);
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return (await this.first('deleteUser', [id]))?.deleted === 1;
+  }
+
+  async createSession(s: SessionRecord): Promise<void> {
+    await this.run('insertSession', [s.idHash, s.userId, s.authTime, s.createdAt, s.expiresAt]).catch(conflict('session exists'));
+  }
+
+  async findSession(idHash: string, now: number): Promise<SessionRecord | undefined> {
+    const row = await this.first('findSession', [idHash, now]);
+    return row && toSession(row);
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    await this.run('deleteSession', [idHash]);
+  }
+
+  async createInteraction(i: InteractionRecord): Promise<void> {
+    await this.run('insertInteraction', [i.id, i.clientId, JSON.stringify(i.request), i.createdAt, i.expiresAt]).catch(
+      conflict(`interaction ${i.id} exists`),
+    );
+  }
+
+  async findInteraction(id: string, now: number): Promise<InteractionRecord | undefined> {
+    const r = await this.first('findInteraction', [id, now]);
+    if (!r) return undefined;
+    return {
+      id: r.id as string,
+      clientId: r.client_id as string,
+      request: r.request as InteractionRecord['request'],
+      createdAt: r.created_at as number,
+      expiresAt: r.expires_at as number,
+    };
+  }
+
+  async deleteInteraction(id: string): Promise<void> {
+    await this.run('deleteInteraction', [id]);
+  }
+
+  async findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {
+    const row = await this.first('findConsent', [userId, clientId]);
+    return row && toConsent(row);
+  }
+
+  async saveConsent(c: ConsentRecord): Promise<void> {
+    await this.run('upsertConsent', [c.userId, c.clientId, c.scope, c.grantedAt]);
+  }
+
+  async listConsents(userId: string): Promise<ConsentRecord[]> {
+    return (await this.rows('listConsents', [userId])).map(toConsent);
+  }
+
+  async revokeConsent(userId: string, clientId: string, now: number): Promise<void> {
+    await this.run('revokeConsent', [userId, clientId, now]);
+  }
+
+  async saveCode(c: CodeRecord): Promise<void> {
+    await this.run('insertCode', [
+      c.hash,
+      c.clientId,
+      c.userId,
+      c.grantId,
+      c.redirectUri,
+      c.redirectUriExplicit,
+      c.codeChallenge,
+      c.scope,
+      c.resource,
+      c.authTime,
+      c.expiresAt,
+      c.consumedAt,
+    ]).catch(conflict('code exists'));
+  }
+
+  async findCode(hash: string): Promise<CodeRecord | undefined> {
+    const row = await this.first('findCode', [hash]);
+    return row && toCode(row);
+  }
+
+  async consumeCode(hash: string, now: number, g: GrantRecord, t: RefreshTokenRecord | null): Promise<boolean> {
+    const row = await this.first('consumeCode', [
+      now,
+      hash,
+      g.id,
+      g.clientId,
+      g.userId,
+      g.scope,
+      g.resource,
+      g.authTime,
+      g.createdAt,
+      g.expiresAt,
+      g.revokedAt,
+      t?.hash ?? null,
+      t?.clientId ?? null,
+      t?.createdAt ?? null,
+      t?.expiresAt ?? null,
+      t?.rotatedAt ?? null,
+    ]);
+    return row?.won === 1;
+  }
+
+  async findGrant(id: string): Promise<GrantRecord | undefined> {
+    const row = await this.first('findGrant', [id]);
+    return row && toGrant(row);
+  }
+
+  async revokeGrant(id: string, now: number): Promise<void> {
+    await this.run('revokeGrant', [id, now]);
+  }
+
+  async listGrantsForUser(userId: string, now: number): Promise<GrantRecord[]> {
+    return (await this.rows('listGrantsForUser', [userId, now])).map(toGrant);
+  }
+
+  async findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
+    const row = await this.first('findRefreshToken', [hash]);
+    return row && toRefreshToken(row);
+  }
+
+  async rotateRefreshToken(hash: string, s: RefreshTokenRecord, now: number, retryWindowMs: number): Promise<RotationResult> {
+    const row = await this.first('rotateRefreshToken', [hash, now, now - retryWindowMs, s.hash, s.grantId, s.clientId, s.createdAt, s.expiresAt, s.rotatedAt]);
+    return row ? { kind: 'rotated', grant: toGrant(row) } : { kind: 'rejected' };
+  }
+
+  async revokeAccessToken(jti: string, expiresAt: number): Promise<void> {
+    await this.run('revokeAccessToken', [jti, expiresAt]);
+  }
+
+  async isAccessTokenRevoked(jti: string): Promise<boolean> {
+    return (await this.run('isAccessTokenRevoked', [jti])).rowCount === 1;
+  }
+
+  async listKeys(): Promise<KeyRecord[]> {
+    return (await this.rows('listKeys', [])).map(toKey);
+  }
+
+  async insertKey(k: KeyRecord): Promise<void> {
+    await this.run('insertKey', [k.kid, k.alg, k.publicJwk, k.privateJwkEncrypted, k.createdAt, k.activatesAt, k.retiresAt, k.expiresAt]).catch(
+      conflict(`key ${k.kid} exists`),
+    );
+  }
+
+  async updateKey(kid: string, changes: Partial<Pick<KeyRecord, 'activatesAt' | 'retiresAt' | 'expiresAt'>>): Promise<void> {
+    await this.run('updateKey', [
+      kid,
+      changes.activatesAt !== undefined,
+      changes.activatesAt ?? null,
+      changes.retiresAt !== undefined,
+      changes.retiresAt ?? null,
+      changes.expiresAt !== undefined,
+      changes.expiresAt ?? null,
+    ]);
+  }
+
+  async deleteKey(kid: string): Promise<void> {
+    await this.run('deleteKey', [kid]);
+  }
+
+  async putSecretIfAbsent(name: string, value: string, now: number): Promise<string> {
+    return (await this.first('putSecretIfAbsent', [name, value, now]))!.value as string;
+  }
+
+  async appendEvent(e: AuditEvent): Promise<void> {
+    await this.run('insertEvent', [e.at, e.type, e.clientId ?? null, e.userId ?? null, e.detail ? JSON.stringify(e.detail) : null]);
+  }
+
+  async listEvents(filter: EventFilter): Promise<StoredAuditEvent[]> {
+    // Built per call (unnamed): only the filters given reach the planner, so each combination
+    // gets a plan that uses the matching index instead of one generic plan for all.
+    const values: unknown[] = [filter.since ?? 0];
+    const where = ['at >= $1'];
+    if (filter.clientId !== undefined) where.push(`client_id = $${values.push(filter.clientId)}`);
+    if (filter.type !== undefined) where.push(`type = $${values.push(filter.type)}`);
+    const limit = `$${values.push(filter.limit ?? 100)}`;
+    const text = `SELECT id, at, type, client_id, user_id, detail FROM events WHERE ${where.join(' AND ')} ORDER BY at DESC, id DESC LIMIT ${limit}`;
+    let result: pg.QueryResult<Row>;
+    try {
+      result = await this.pool.query<Row>(text, values);
+    } catch (error) {
+      throw mapError(error);
+    }
+    return result.rows.map((r) => ({
+      id: r.id as number,
+      at: r.at as number,
+      type: r.type as string,
+      clientId: r.client_id as string | null,
+      userId: r.user_id as string | null,
+      detail: (r.detail ?? {}) as Record<string, unknown>,
+    }));
+  }
+
+  async hit(key: string, now: number, windowMs: number): Promise<{ count: number; resetAt: number }> {
+    const row = (await this.first('hit', [key, now, now + windowMs]))!;
+    return { count: row.count as number, resetAt: row.reset_at as number };
+  }
+
+  async resetHits(key: string): Promise<void> {
+    await this.run('resetHits', [key]);
+  }
+
+  async purgeExpired(now: number, batch: number): Promise<number> {
+    let removed = 0;
+    for (const statement of purgeStatements) {
+      try {
+        const result = await this.pool.query({ name: statement.name, text: statement.text, values: [statement.cutoff(now), batch] });
+        removed += result.rowCount ?? 0;
+      } catch (error) {
+        throw mapError(error);
+      }
+    }
+    return removed;
+  }
+
+  async ping(): Promise<void> {
+    await this.run('ping', []);
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+}
+
+/** SQLSTATEs and socket errors that mean "the database cannot be reached right now". */
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57P01', // admin_shutdown (pg_terminate_backend, fast shutdown)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, recovery)
+  '53300', // too_many_connections
+  '3D000', // invalid_catalog_name: the database does not exist
+  '28000', // invalid_authorization_specification
+  '28P01', // invalid_password
+]);
+
+const unavailableMessages = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Cannot use a pool after calling end on the pool',
+  'Client was closed and is not queryable',
+];
+
+/** Connection failures become StoreUnavailableError (the HTTP layer answers 503); others pass through. */
+export function mapError(error: unknown): unknown {
+  if (error instanceof StoreUnavailableError || error instanceof StoreConflictError) return error;
+  if (!(error instanceof Error)) return error;
+  const code = 'code' in error ? String((error as { code: unknown }).code) : '';
+  const unavailable =
+    code.startsWith('08') || // connection_exception class
+    unavailableCodes.has(code) ||
+    unavailableMessages.some((m) => error.message.includes(m)) ||
+    (error instanceof AggregateError && error.errors.some((e) => mapError(e) instanceof StoreUnavailableError));
+  return unavailable ? new StoreUnavailableError(`PostgreSQL unavailable: ${error.message || code}`, { cause: error }) : error;
+}
+
+/** 23505 unique_violation becomes StoreConflictError. */
+function conflict(message: string): (error: unknown) => never {
+  return (error: unknown) => {
+    if (error instanceof Error && 'code' in error && error.code === '23505') {
+      throw new StoreConflictError(message);
+    }
+    throw error;
+  };
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/server/core/ports.js';
+import { migrate, postgresMigrations } from '../../src/server/store/postgres/migrations.js';
+import { PostgresStore } from '../../src/server/store/postgres/postgres-store.js';
+import { codeRecord, grantRecord, storeContract, T0 } from './contract.js';
+
+// CI starts PostgreSQL; when it is unreachable these tests fail rather than skip.
+const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A fresh schema per test file, dropped afterwards, so parallel files never collide. */
+const schema = `lk_test_${randomBytes(6).toString('hex')}`;
+const schemas = [schema];
+
+function freshSchema(): string {
+  const name = `lk_test_${randomBytes(6).toString('hex')}`;
+  schemas.push(name);
+  return name;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+afterAll(async () => {
+  await admin(async (client) => {
+    for (const name of schemas) await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(name)} CASCADE`);
+  });
+});
+
+const tables = [
+  'clients',
+  'users',
+  'sessions',
+  'interactions',
+  'consents',
+  'codes',
+  'grants',
+  'refresh_tokens',
+  'revoked_access_tokens',
+  'keys',
+  'secrets',
+  'events',
+  'rate_limits',
+];
+
+storeContract('postgres', async () => {
+  const store = await PostgresStore.open({ connectionString: url, schema, max: 8 });
+  await store.pool.query(`TRUNCATE ${tables.join(', ')} RESTART IDENTITY`);
+  return {
+    store,
+    rows: async (table) => {
+      const { rows } = await store.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+      return rows[0]!.n;
+    },
+    close: () => store.close(),
+  };
+});
+
+describe('PostgresStore', () => {
+  let store: PostgresStore;
+
+  beforeAll(async () => {
+    store = await PostgresStore.open({ connectionString: url, schema, max: 2, applicationName: `latchkey-${schema}` });
+  });
+
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it('five instances opening a new schema at once apply each migration exactly once (pg_advisory_xact_lock)', async () => {
+    const fresh = freshSchema();
+    const stores = await Promise.all(Array.from({ length: 5 }, () => PostgresStore.open({ connectionString: url, schema: fresh, max: 1 })));
+    try {
+      const { rows } = await stores[0]!.pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows.map((r) => r.version)).toEqual(postgresMigrations.map((m) => m.version));
+      await Promise.all(stores.map((s) => s.ping()));
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('migrate() works with a plain client (for `latchkey migrate`) and applies nothing the second time', async () => {
+    const fresh = freshSchema();
+    const applied = await admin(async (client) => [await migrate(client, { schema: fresh }), await migrate(client, { schema: fresh })]);
+    expect(applied).toEqual([postgresMigrations.map((m) => m.version), []]);
+  });
+
+  it('keeps schemas apart: a store only sees its own schema', async () => {
+    const other = await PostgresStore.open({ connectionString: url, schema: freshSchema(), max: 1 });
+    try {
+      await other.saveCode(codeRecord('only-in-other'));
+      expect(await other.findCode('only-in-other')).toBeDefined();
+      expect(await store.findCode('only-in-other')).toBeUndefined();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('parses int8 as numbers on its own pool only, not globally', async () => {
+    await store.revokeAccessToken('jti-int8', T0 + 2 ** 40);
+    const { rows } = await store.pool.query<{ expires_at: unknown }>('SELECT expires_at FROM revoked_access_tokens WHERE jti = $1', ['jti-int8']);
+    expect(rows[0]!.expires_at).toBe(T0 + 2 ** 40);
+    const plain = await admin((client) => client.query<{ n: unknown }>('SELECT 42::int8 AS n'));
+    expect(plain.rows[0]!.n).toBe('42');
+  });
+
+  it('refuses a schema name that is not a plain identifier', async () => {
+    await expect(PostgresStore.open({ connectionString: url, schema: 'x; DROP TABLE y' })).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('an unreachable server surfaces as StoreUnavailableError at open', async () => {
+    const port = await closedPort();
+    const error = await PostgresStore.open({ connectionString: `postgres://postgres@127.0.0.1:${port}/test`, connectionTimeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as Error).message).toMatch(/ECONNREFUSED|connect/);
+  });
+
+  it('a terminated backend (57P01 admin shutdown) surfaces as StoreUnavailableError, and the pool recovers', async () => {
+    await store.saveCode(codeRecord('locked-code'));
+    const holder = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+    await holder.connect();
+    try {
+      // Hold the code's row lock so consumeCode waits on it, then terminate the waiting backend.
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM codes WHERE hash = $1 FOR UPDATE', ['locked-code']);
+      const pending = store.consumeCode('locked-code', T0, grantRecord('g-locked'), null).catch((e: unknown) => e);
+      let pid: number | undefined;
+      for (let i = 0; i < 100 && pid === undefined; i++) {
+        const { rows } = await holder.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+          [`latchkey-${schema}`],
+        );
+        pid = rows[0]?.pid;
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(pid).toBeDefined();
+      await holder.query('SELECT pg_terminate_backend($1)', [pid]);
+      const error = await pending;
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect(((error as Error).cause as { code?: string }).code).toBe('57P01');
+      await holder.query('ROLLBACK');
+    } finally {
+      await holder.end();
+    }
+    await expect(store.ping()).resolves.toBeUndefined();
+    expect(await store.consumeCode('locked-code', T0, grantRecord('g-locked'), null)).toBe(true);
+  });
+
+  it('a closed store answers StoreUnavailableError', async () => {
+    const closed = await PostgresStore.open({ connectionString: url, schema, max: 1 });
+    await closed.close();
+    await expect(closed.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+/** A 127.0.0.1 port nothing listens on: bind port 0, note it, close it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
