@@ -1,0 +1,27 @@
+import type { Store } from '../core/ports.js';
+import { PostgresStore } from './postgres/postgres-store.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+
+export interface OpenStoreOptions {
+  /** PostgreSQL: schema to create (if missing) and use. */
+  schema?: string;
+  /** PostgreSQL: pool size. */
+  max?: number;
+  /** SQLite: milliseconds to wait for a lock held by another process. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens and migrates the Store named by `database`: a `postgres://` or `postgresql://` URL opens
+ * PostgreSQL; anything else is the path of a SQLite file (created if missing).
+ */
+export async function openStore(database: string, options: OpenStoreOptions = {}): Promise<Store> {
+  if (/^postgres(ql)?:\/\//i.test(database)) {
+    return PostgresStore.open({
+      connectionString: database,
+      ...(options.schema !== undefined ? { schema: options.schema } : {}),
+      ...(options.max !== undefined ? { max: options.max } : {}),
+    });
+  }
+  return SqliteStore.open(database, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
+}

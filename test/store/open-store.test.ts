@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/server/store/open-store.js';
+import { PostgresStore } from '../../src/server/store/postgres/postgres-store.js';
+import { SqliteStore } from '../../src/server/store/sqlite/sqlite-store.js';
+import { clientRecord } from './contract.js';
+
+const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const schema = `lk_test_${randomBytes(6).toString('hex')}`;
+
+afterAll(async () => {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  await client.end();
+});
+
+describe('openStore', () => {
+  it('opens a SQLite file for a path, creating and migrating it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-open-'));
+    try {
+      const file = join(dir, 'latchkey.db');
+      const store = await openStore(file);
+      expect(store).toBeInstanceOf(SqliteStore);
+      await store.createClient(clientRecord('c1'));
+      await store.close();
+      expect(existsSync(file)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each(['postgres', 'postgresql', 'POSTGRES'])('opens PostgreSQL for a %s:// URL', async (scheme) => {
+    const store = await openStore(url.replace(/^postgres(ql)?/, scheme), { schema, max: 1 });
+    try {
+      expect(store).toBeInstanceOf(PostgresStore);
+      await store.ping();
+    } finally {
+      await store.close();
+    }
+  });
+});
