@@ -63,8 +63,6 @@ export interface AuthorizationRequest {
   codeChallengeMethod: 'S256';
   resource: string | null;
   prompt: Array<'none' | 'login' | 'consent'>;
-  /** Present when the client used the OpenID `max_age` parameter; seconds. */
-  maxAge: number | null;
 }
 
 export interface ConsentRecord {
@@ -292,6 +290,23 @@ export interface PasswordHasher {
   verify(hash: string, password: string): Promise<boolean>;
   /** A hash of nothing, verified against when the user does not exist, so timing is the same. */
   readonly dummyHash: string;
+}
+
+/** One signing key, ready to use: imported once, not per request. */
+export interface Signer {
+  kid: string;
+  alg: KeyAlgorithm;
+  /** Signs the JWS signing input; returns the raw JWS signature (ES256: IEEE P1363 r||s). */
+  sign(data: Buffer): Buffer;
+}
+
+/** The signing keys: the one that signs now, and every key a resource server may still meet. */
+export interface KeyRing {
+  signer(): Promise<Signer>;
+  /** The public key for `kid` while it is published, as a verifier; undefined if unknown. */
+  verifier(kid: string): Promise<((data: Buffer, signature: Buffer) => boolean) | undefined>;
+  /** RFC 7517 JWK Set of the published public keys. */
+  jwks(): Promise<{ keys: Record<string, unknown>[] }>;
 }
 
 export interface EventSink {

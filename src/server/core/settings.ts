@@ -28,7 +28,6 @@ export interface Settings {
 }
 
 export const defaultScopeDescriptions: Record<string, string> = {
-  openid: 'Know who you are (your user id)',
   profile: 'See your username',
   email: 'See your email address',
   offline_access: 'Stay connected when you are not using it',

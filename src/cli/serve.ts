@@ -1,0 +1,101 @@
+import cluster from 'node:cluster';
+import pino from 'pino';
+import { ConfigError, resolveConfig, type ServerConfig } from '../server/config.js';
+import { createLatchkey } from '../server/server.js';
+import { openStore } from '../server/store/open-store.js';
+
+export interface ServeOptions {
+  port?: string;
+  host?: string;
+  issuer?: string;
+  database: string;
+  workers: string;
+}
+
+/** `latchkey serve`: one process, or N workers sharing the port through node:cluster. */
+export async function serve(options: ServeOptions): Promise<void> {
+  let config: ServerConfig;
+  const workers = Number(options.workers);
+  try {
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError('workers (LATCHKEY_WORKERS)', `must be a whole number from 1 to 64, got "${options.workers}"`);
+    config = resolveConfig({ port: options.port, host: options.host, issuer: options.issuer, database: options.database });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`latchkey: configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = pino({
+    level: config.logLevel,
+    base: { pid: process.pid },
+    // Secrets never reach the log: credentials travel in these headers and cookies.
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+  });
+
+  if (workers > 1 && cluster.isPrimary) {
+    // Migrate and create the first key once, before the workers race for it.
+    const store = await openStore(config.database);
+    const bootstrap = await createLatchkey({ store, issuer: config.issuer, keyEncryptionKey: config.keyEncryptionKey, signingAlgorithm: config.signingAlgorithm, logger, housekeepingIntervalMs: 0 });
+    await bootstrap.close();
+    await store.close();
+    for (let i = 0; i < workers; i++) cluster.fork();
+    let stopping = false;
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return;
+      logger.error({ worker: worker.process.pid, code, signal }, 'worker exited; starting a new one');
+      cluster.fork();
+    });
+    const stop = () => {
+      stopping = true;
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    logger.info({ workers, issuer: config.issuer, port: config.port }, 'latchkey primary started');
+    return;
+  }
+
+  const store = await openStore(config.database);
+  const latchkey = await createLatchkey({
+    store,
+    issuer: config.issuer,
+    keyEncryptionKey: config.keyEncryptionKey,
+    signingAlgorithm: config.signingAlgorithm,
+    logger,
+    trustProxy: config.trustProxy,
+    // With several workers only the first runs housekeeping, to keep deletes off the others' paths.
+    housekeepingIntervalMs: cluster.isWorker && cluster.worker?.id !== 1 ? 0 : 60_000,
+  });
+  try {
+    await latchkey.app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') console.error(`latchkey: port ${config.port} is already in use; choose another with --port or LATCHKEY_PORT`);
+    else if (code === 'EACCES') console.error(`latchkey: not allowed to listen on port ${config.port}; choose a port above 1023`);
+    else console.error(`latchkey: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+    await store.close();
+    process.exit(1);
+  }
+  logger.info({ issuer: config.issuer, database: redactDatabase(config.database), development: config.development }, 'latchkey listening');
+
+  // Graceful shutdown: stop accepting, let in-flight requests finish, close the store.
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await latchkey.close();
+    await store.close();
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function redactDatabase(database: string): string {
+  return database.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+}

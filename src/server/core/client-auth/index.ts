@@ -1,0 +1,55 @@
+import type { CoreContext } from '../context.js';
+import { constantTimeEqual, sha256 } from '../digest.js';
+import { oauthError } from '../errors.js';
+import type { Params } from '../params.js';
+import type { ClientRecord } from '../ports.js';
+import { readClientSecretBasic } from './client-secret-basic.js';
+import { readClientSecretPost } from './client-secret-post.js';
+import { readNone } from './none.js';
+
+export interface AuthenticatedClient {
+  client: ClientRecord;
+  method: 'client_secret_basic' | 'client_secret_post' | 'none';
+}
+
+/**
+ * RFC 6749 §2.3 and §3.2.1: authenticates the client at /token, /introspect and /revoke.
+ * Confidential clients use client_secret_basic or client_secret_post; public clients use none.
+ */
+export async function authenticateClient(ctx: CoreContext, params: Params, authorization: string | undefined): Promise<AuthenticatedClient> {
+  params.assertNoDuplicates(['client_id', 'client_secret']);
+  const basic = readClientSecretBasic(authorization);
+  // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request."
+  if (basic && params.has('client_secret')) {
+    throw oauthError('invalid_request', { description: 'Use one client authentication method: Basic or client_secret in the body, not both.', detail: 'two auth methods' });
+  }
+  if (basic && params.has('client_id') && params.get('client_id') !== basic.clientId) {
+    throw oauthError('invalid_request', { description: 'client_id in the body differs from the Basic credentials.', detail: 'client_id mismatch' });
+  }
+  const presented = basic ?? readClientSecretPost(params) ?? readNone(params);
+  if (!presented) {
+    throw oauthError('invalid_client', { description: 'Client authentication is required (client_id, and a secret for confidential clients).', detail: 'no client credentials' });
+  }
+  const client = await ctx.store.findClient(presented.clientId);
+  // Hash the presented secret even for an unknown client, so timing does not tell which ids exist.
+  const presentedHash = sha256(presented.clientSecret ?? '');
+  if (!client) {
+    throw oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'unknown client' });
+  }
+  if (client.secretHash === null) {
+    // SECURITY.md G8: a public client has no secret; presenting one means a confused client.
+    if (presented.method !== 'none') {
+      throw oauthError('invalid_client', { description: 'This is a public client: send client_id alone, without a secret.', detail: 'secret sent by public client' });
+    }
+    return { client, method: 'none' };
+  }
+  if (presented.method === 'none') {
+    throw oauthError('invalid_client', { description: 'This client is confidential: authenticate with client_secret_basic or client_secret_post.', detail: 'missing secret' });
+  }
+  // Generated secrets have 256 bits of entropy, so a SHA-256 digest compared in constant time is
+  // the right store (a slow password hash would only slow the token endpoint).
+  if (!constantTimeEqual(presentedHash, client.secretHash)) {
+    throw oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'wrong secret' });
+  }
+  return { client, method: presented.method };
+}

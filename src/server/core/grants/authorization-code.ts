@@ -1,0 +1,117 @@
+import { issueAccessToken } from '../access-token.js';
+import { isWellFormedVerifier, verifierMatchesS256 } from '../checks/pkce.js';
+import { formatScope } from '../checks/scope.js';
+import type { CoreContext } from '../context.js';
+import { sha256 } from '../digest.js';
+import { oauthError } from '../errors.js';
+import type { Params } from '../params.js';
+import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../ports.js';
+import type { GrantHandler, TokenResponse } from './grant.js';
+
+/** RFC 6749 §4.1.3: exchange an authorization code for tokens. */
+export const authorizationCodeGrant: GrantHandler = {
+  grantType: 'authorization_code',
+  parameters: ['code', 'redirect_uri', 'code_verifier', 'resource'],
+
+  async handle(ctx: CoreContext, client: ClientRecord, params: Params): Promise<TokenResponse> {
+    const code = params.get('code');
+    if (code === undefined) throw oauthError('invalid_request', { description: 'The code parameter is missing.', detail: 'missing code' });
+    const now = ctx.clock.now();
+    const record = await ctx.store.findCode(sha256(code));
+    if (!record) throw oauthError('invalid_grant', { description: 'The authorization code is invalid.', detail: 'unknown code' });
+
+    // Every check below comes before the code is touched: a replay with bad parameters (wrong
+    // client, redirect_uri or verifier) is refused without revoking anything (C5, OAuth 2.1 §7.5.2).
+
+    // C2 OAuth 2.1 §4.1.3: the code was issued to the authenticated client.
+    if (record.clientId !== client.id) {
+      throw oauthError('invalid_grant', { description: 'The authorization code was issued to another client.', detail: 'code client mismatch' });
+    }
+    // R9 RFC 6749 §4.1.3: redirect_uri is required if it was in the authorization request, and identical.
+    const redirectUri = params.get('redirect_uri');
+    if (redirectUri !== undefined ? redirectUri !== record.redirectUri : record.redirectUriExplicit) {
+      throw oauthError('invalid_grant', {
+        description: 'redirect_uri must be identical to the one in the authorization request.',
+        detail: redirectUri === undefined ? 'redirect_uri missing' : 'redirect_uri mismatch',
+      });
+    }
+    const verifier = params.get('code_verifier');
+    if (record.codeChallenge === null) {
+      // P4 RFC 9700 §2.1.1, §4.8.2: a code_verifier for a code issued without a challenge is a downgrade attempt.
+      if (verifier !== undefined) {
+        throw oauthError('invalid_grant', { description: 'code_verifier was sent, but the authorization request had no code_challenge.', detail: 'pkce downgrade' });
+      }
+    } else {
+      // P3 RFC 7636 §4.6: the verifier must hash to the stored challenge.
+      if (verifier === undefined) throw oauthError('invalid_grant', { description: 'code_verifier is required (PKCE).', detail: 'missing code_verifier' });
+      if (!isWellFormedVerifier(verifier) || !verifierMatchesS256(verifier, record.codeChallenge)) {
+        throw oauthError('invalid_grant', { description: 'code_verifier does not match the code_challenge.', detail: 'pkce mismatch' });
+      }
+    }
+    // RFC 8707 §2.2: a resource at the token endpoint must be one the code was granted for.
+    const resource = params.get('resource');
+    if (resource !== undefined && resource !== record.resource) {
+      throw oauthError('invalid_target', { description: 'resource differs from the one in the authorization request.', detail: 'resource mismatch' });
+    }
+    if (record.consumedAt !== null) return replayed(ctx, record.grantId, client.id);
+    // C1 OAuth 2.1 §4.1.2: codes expire quickly.
+    if (record.expiresAt <= now) throw oauthError('invalid_grant', { description: 'The authorization code has expired.', detail: 'code expired' });
+
+    const grant: GrantRecord = {
+      id: record.grantId,
+      clientId: client.id,
+      userId: record.userId,
+      scope: record.scope,
+      resource: record.resource,
+      authTime: record.authTime,
+      createdAt: now,
+      expiresAt: now + ctx.settings.refreshAbsoluteTtlSeconds * 1000,
+      revokedAt: null,
+    };
+    // SECURITY.md T1: refresh tokens only for clients registered for that grant.
+    const refreshToken = client.grantTypes.includes('refresh_token') ? ctx.random.token(32) : undefined;
+    const refreshRecord: RefreshTokenRecord | null = refreshToken
+      ? {
+          hash: sha256(refreshToken),
+          grantId: grant.id,
+          clientId: client.id,
+          createdAt: now,
+          expiresAt: Math.min(now + ctx.settings.refreshIdleTtlSeconds * 1000, grant.expiresAt),
+          rotatedAt: null,
+        }
+      : null;
+
+    // C3 RFC 6749 §4.1.2: one atomic compare-and-set decides who redeems the code.
+    if (!(await ctx.store.consumeCode(record.hash, now, grant, refreshRecord))) return replayed(ctx, record.grantId, client.id);
+    ctx.events.emit({ type: 'code.redeemed', at: now, clientId: client.id, userId: record.userId, detail: { grant_id: grant.id } });
+
+    const access = await issueAccessToken(ctx, {
+      clientId: client.id,
+      userId: record.userId,
+      scope: record.scope,
+      audience: record.resource ?? ctx.settings.defaultAudience,
+      grantId: grant.id,
+      authTime: record.authTime,
+    });
+    return {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      // A5 OAuth 2.1 §3.2.3: scope is always included, so the client never has to guess.
+      scope: formatScope(record.scope),
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
+    };
+  },
+};
+
+/**
+ * C4 RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization server
+ * MUST deny the request and SHOULD revoke (when possible) all tokens previously issued based on
+ * that authorization code."
+ */
+async function replayed(ctx: CoreContext, grantId: string, clientId: string): Promise<never> {
+  const now = ctx.clock.now();
+  await ctx.store.revokeGrant(grantId, now);
+  ctx.events.emit({ type: 'code.replayed', at: now, clientId, detail: { grant_id: grantId, action: 'grant revoked' } });
+  throw oauthError('invalid_grant', { description: 'The authorization code has already been used.', detail: 'code replayed' });
+}

@@ -1,0 +1,142 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyHelmet from '@fastify/helmet';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { CoreContext } from '../core/context.js';
+import { OAuthError, isOAuthError, oauthError } from '../core/errors.js';
+import { StoreUnavailableError } from '../core/ports.js';
+import { cookieSettings } from './cookies.js';
+import type { HttpDeps } from './deps.js';
+import { sendErrorPage } from './outcome.js';
+import { readParams } from './request.js';
+import { accountRoutes } from './routes/account.js';
+import { authorizeRoutes } from './routes/authorize.js';
+import { consentRoutes } from './routes/consent.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { healthRoutes } from './routes/health.js';
+import { introspectRoutes } from './routes/introspect.js';
+import { loginRoutes } from './routes/login.js';
+import { revokeRoutes } from './routes/revoke.js';
+import { tokenRoutes } from './routes/token.js';
+import { simpleMessagePage } from './views/pages.js';
+import { stylesheet } from './views/styles.js';
+
+export interface AppOptions {
+  logger: Logger;
+  /** Algorithms of the signing keys, for the metadata. */
+  signingAlgorithms: string[];
+  /** Trust X-Forwarded-* from these proxies (X10); false: trust none. */
+  trustProxy?: boolean | string | string[];
+}
+
+/** Request size limits: no endpoint needs more (hardening against oversized input). */
+const BODY_LIMIT = 16 * 1024;
+
+export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger as unknown as FastifyBaseLogger,
+    // Per-request lines are left out (the token endpoint is hot); refusals and audit events are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: options.trustProxy ?? false,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+  });
+  const cookies = cookieSettings(ctx.settings.issuer);
+  const deps: HttpDeps = { ctx, cookies };
+
+  // Bodies are read raw and parsed strictly by core/params.ts (duplicates, invalid UTF-8);
+  // anything that is not a form is refused by the route with invalid_request.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  await app.register(fastifyCookie);
+  await app.register(fastifyCsrf, {
+    cookieKey: cookies.csrfCookie,
+    cookieOpts: { path: '/', httpOnly: true, sameSite: 'lax', secure: cookies.secure },
+    getToken: (request: FastifyRequest) => readParams(request).get('_csrf'),
+  });
+  // X1 RFC 9700 §4.16 and X3 §4.2.4: no framing, no referrer, no third-party resources on any page.
+  await app.register(fastifyHelmet, {
+    global: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    strictTransportSecurity: ctx.settings.issuer.startsWith('https:') ? { maxAge: 31536000 } : false,
+    crossOriginEmbedderPolicy: false,
+  });
+
+  app.setErrorHandler((error: FastifyError | OAuthError | Error, request, reply) => handleError(ctx, error, request, reply));
+  app.setNotFoundHandler((request, reply) => {
+    if (request.method === 'GET') return reply.code(404).type('text/html; charset=utf-8').send(simpleMessagePage('Not found', 'There is no page at this address.'));
+    return reply.code(404).send({ error: 'invalid_request', error_description: 'There is no endpoint at this address.' });
+  });
+
+  app.get('/assets/latchkey.css', { helmet: false }, async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
+  );
+  app.get('/', { config: { page: true } }, async (_request, reply) => reply.code(303).header('location', '/account').send());
+
+  authorizeRoutes(app, deps);
+  loginRoutes(app, deps);
+  consentRoutes(app, deps);
+  accountRoutes(app, deps);
+  tokenRoutes(app, deps);
+  introspectRoutes(app, deps);
+  revokeRoutes(app, deps);
+  discoveryRoutes(app, deps, options.signingAlgorithms);
+  healthRoutes(app, deps);
+  return app;
+}
+
+/**
+ * Every error becomes a registered RFC error code: JSON (RFC 6749 §5.2) on the back-channel
+ * endpoints, a page on the browser ones. Never a stack trace; a 500 says only server_error.
+ */
+function handleError(ctx: CoreContext, error: FastifyError | OAuthError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const isPage = request.routeOptions.config?.page === true;
+  let oauth: OAuthError;
+  if (isOAuthError(error)) {
+    oauth = error;
+  } else if (error instanceof StoreUnavailableError) {
+    request.log.error({ err: error }, 'store unavailable');
+    reply.header('retry-after', '5');
+    oauth = oauthError('temporarily_unavailable', { description: 'The server cannot reach its database. Try again shortly.' });
+  } else if ('code' in error && typeof error.code === 'string' && error.code.startsWith('FST_CSRF')) {
+    return reply
+      .code(403)
+      .type('text/html; charset=utf-8')
+      .send(simpleMessagePage('This form has expired', 'The page was open too long or was sent from elsewhere. Go back, reload the page and try again.'));
+  } else if ('statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    // Fastify's own refusals (body too large, malformed request): a registered code, the same status.
+    oauth = oauthError('invalid_request', { status: error.statusCode, description: 'The request is malformed or too large.', detail: error.message });
+  } else {
+    request.log.error({ err: error }, 'unexpected error');
+    oauth = oauthError('server_error');
+  }
+  if (oauth.detail) request.log.info({ error: oauth.code, reason: oauth.detail, url: request.routeOptions.url }, 'request refused');
+
+  if (isPage) {
+    if (oauth.code === 'temporarily_unavailable' || oauth.code === 'server_error') {
+      return reply.code(oauth.status).type('text/html; charset=utf-8').send(simpleMessagePage('Something went wrong', oauth.description));
+    }
+    return sendErrorPage(ctx, request, reply, new OAuthError(oauth.code, { description: oauth.description, redirectable: false, status: oauth.status }));
+  }
+  // G6 OAuth 2.1 §3.2.4 / RFC 6749 §5.2: invalid_client after an Authorization header → 401 with a matching challenge.
+  if (oauth.code === 'invalid_client' && request.headers.authorization !== undefined) {
+    reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"');
+  }
+  if (oauth.code === 'invalid_client') ctx.events.emit({ type: 'client_authentication.failed', at: ctx.clock.now(), detail: { reason: oauth.detail, endpoint: request.routeOptions.url } });
+  return reply.code(oauth.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(oauth.toJSON());
+}

@@ -1,0 +1,17 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authorizationEndpoint } from '../../core/endpoints/authorize.js';
+import { currentSession } from '../cookies.js';
+import type { HttpDeps } from '../deps.js';
+import { sendOutcome } from '../outcome.js';
+import { readParams } from '../request.js';
+
+/** RFC 6749 §3.1: GET and (X6 OAuth 2.1 §3.1) POST on the authorization endpoint. No CORS (X4). */
+export function authorizeRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps): void {
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const params = readParams(request);
+    const session = await currentSession(ctx, cookies, request);
+    return sendOutcome(ctx, request, reply, await authorizationEndpoint(ctx, params, session));
+  };
+  app.get('/authorize', { config: { page: true } }, handler);
+  app.post('/authorize', { config: { page: true } }, handler);
+}
