@@ -8,9 +8,16 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
 import { createResourceServer, type ResourceServer } from '../../src/resource/index.js';
 import { parseChallenge, startFastifyNotesApi, type NotesApi } from './notes-api.js';
+
+/** The little of oidc-provider's API used here (the package ships no type declarations). */
+type ProviderConstructor = new (
+  issuer: string,
+  configuration: Record<string, unknown>,
+) => { callback(): (request: unknown, response: unknown) => void };
+const oidcProviderModule = 'oidc-provider';
+const { default: Provider } = (await import(oidcProviderModule)) as { default: ProviderConstructor };
 
 const audience = 'https://notes.example/api';
 const otherAudience = 'https://billing.example/api';
@@ -49,7 +56,7 @@ beforeAll(async () => {
         }),
       },
     },
-  } as never);
+  });
   httpServer.on('request', provider.callback());
 
   server = createResourceServer({ issuer, audience, algorithms: ['ES256'] });
