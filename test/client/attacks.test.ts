@@ -2,6 +2,7 @@
  * Attack and robustness tests against a scripted server over real HTTP: every forged, replayed,
  * malformed or error response is refused with the right typed error, and nothing is stored.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AuthorizationResponseError,
@@ -151,6 +152,15 @@ describe('callback', () => {
     expect(request.body.get('client_secret')).toBeNull();
     // RFC 6749 §2.3.1: id and secret are form-urlencoded before base64.
     expect(request.headers.authorization).toBe(`Basic ${Buffer.from('app:app+secret%2F%2B%3A%C3%A9').toString('base64')}`);
+  });
+
+  it('the store never sees a session id, only its SHA-256', async () => {
+    const client = makeClient();
+    const { sessionId, callback } = await started(client);
+    const signedIn = await client.handleCallback(sessionId, callback);
+    const keys = store.entries().map(([key]) => key);
+    expect(keys).toEqual([createHash('sha256').update(signedIn.sessionId).digest('base64url')]);
+    expect(signedIn.sessionId).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('RFC 6749 §10.12: refuses a forged state', async () => {

@@ -2,9 +2,12 @@
  * Interop: the client library runs the whole Authorization Code Grant with PKCE, refresh and
  * revocation against oidc-provider, an independent certified authorization server.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientAuthMethod } from '../../src/client/index.js';
-import { AuthorizationResponseError, CallbackValidationError, MemorySessionStore, NotSignedInError } from '../../src/client/index.js';
+import { AuthorizationResponseError, CallbackValidationError, MemorySessionStore, NotSignedInError, SqliteSessionStore } from '../../src/client/index.js';
 import { authorizeAtOidcProvider, TestBrowser } from './helpers/browser.js';
 import { CONFIDENTIAL, startOidcProvider, type TestProvider } from './helpers/oidc-provider.js';
 import { oidcClient } from './helpers/setup.js';
@@ -53,6 +56,31 @@ describe('interop with oidc-provider', () => {
       await expect(client.getAccessToken(result.sessionId)).rejects.toBeInstanceOf(NotSignedInError);
     },
   );
+
+  it('a sign-in kept in the SQLite session store survives a restart of the application', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-client-'));
+    try {
+      let clock = Date.now();
+      const file = join(dir, 'sessions.db');
+      const before = SqliteSessionStore.open(file, { now: () => clock });
+      const first = oidcClient(op.issuer, REDIRECT_URI, 'client_secret_post', { store: before, now: () => clock });
+      const started = await first.startAuthorization();
+      const { sessionId } = await first.handleCallback(started.sessionId, await authorizeAtOidcProvider(new TestBrowser(), started.url));
+      const token = await first.getAccessToken(sessionId);
+      before.close();
+
+      const after = SqliteSessionStore.open(file, { now: () => clock });
+      const second = oidcClient(op.issuer, REDIRECT_URI, 'client_secret_post', { store: after, now: () => clock });
+      expect((await second.getUser(sessionId))?.sub).toBe('alice');
+      expect(await second.getAccessToken(sessionId)).toBe(token);
+      clock += 3_600_000;
+      expect(await second.getAccessToken(sessionId)).not.toBe(token);
+      expect((await second.signOut(sessionId)).revoked).toBe(true);
+      after.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('RFC 7009 §2.1: after sign-out the revoked refresh token is refused by the server', async () => {
     const store = new MemorySessionStore();

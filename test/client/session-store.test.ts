@@ -1,0 +1,101 @@
+/**
+ * One contract suite for every SessionStore adapter (hono's shared router suite is the model):
+ * the memory store and the SQLite store (a real file in a temp dir) run the same tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { SessionData, SessionStore } from '../../src/client/index.js';
+import { MemorySessionStore, SqliteSessionStore } from '../../src/client/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'latchkey-client-sessions-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Subject {
+  store: SessionStore;
+  advance(ms: number): void;
+  close(): void;
+}
+
+const adapters: Array<[string, () => Subject]> = [
+  [
+    'MemorySessionStore',
+    () => {
+      let clock = 1_000_000;
+      return { store: new MemorySessionStore({ now: () => clock }), advance: (ms) => (clock += ms), close: () => {} };
+    },
+  ],
+  [
+    'SqliteSessionStore',
+    () => {
+      let clock = 1_000_000;
+      const store = SqliteSessionStore.open(join(dir, `${Math.random().toString(36).slice(2)}.db`), { now: () => clock });
+      return { store, advance: (ms) => (clock += ms), close: () => store.close() };
+    },
+  ],
+];
+
+const session = (expiresAt: number): SessionData => ({
+  expiresAt,
+  tokens: { accessToken: 'at', expiresAt: null, refreshToken: 'rt', scope: ['a', 'b'] },
+  user: { sub: 'alice', scope: ['a', 'b'], username: 'alice' },
+});
+
+describe.each(adapters)('%s contract', (_name, make) => {
+  it('stores, returns and replaces a session by key', async () => {
+    const { store, close } = make();
+    expect(await store.get('k')).toBeUndefined();
+    await store.set('k', session(2_000_000), 2_000_000);
+    expect(await store.get('k')).toEqual(session(2_000_000));
+    const replaced = { ...session(3_000_000), user: { sub: 'bob', scope: [] } };
+    await store.set('k', replaced, 3_000_000);
+    expect(await store.get('k')).toEqual(replaced);
+    close();
+  });
+
+  it('returns nothing once a session expired', async () => {
+    const { store, advance, close } = make();
+    await store.set('k', session(1_000_500), 1_000_500);
+    advance(499);
+    expect(await store.get('k')).toBeDefined();
+    advance(1);
+    expect(await store.get('k')).toBeUndefined();
+    close();
+  });
+
+  it('deletes a session; deleting an unknown key is fine', async () => {
+    const { store, close } = make();
+    await store.set('k', session(2_000_000), 2_000_000);
+    await store.delete('k');
+    await store.delete('never');
+    expect(await store.get('k')).toBeUndefined();
+    close();
+  });
+
+  it('returns a copy: changing the result does not change the stored session', async () => {
+    const { store, close } = make();
+    await store.set('k', session(2_000_000), 2_000_000);
+    const read = (await store.get('k'))!;
+    read.user!.sub = 'mallory';
+    expect((await store.get('k'))!.user!.sub).toBe('alice');
+    close();
+  });
+});
+
+describe('SqliteSessionStore', () => {
+  it('keeps sessions across a reopen of the same file, and purges expired rows', async () => {
+    let clock = 1_000_000;
+    const file = join(dir, 'reopen.db');
+    const first = SqliteSessionStore.open(file, { now: () => clock });
+    await first.set('live', session(5_000_000), 5_000_000);
+    await first.set('old', session(1_000_100), 1_000_100);
+    first.close();
+    const second = SqliteSessionStore.open(file, { now: () => clock });
+    expect((await second.get('live'))?.user?.sub).toBe('alice');
+    clock += 200;
+    expect(second.purgeExpired()).toBe(1);
+    expect((second.db.prepare('SELECT count(*) AS n FROM latchkey_client_sessions').get() as { n: number }).n).toBe(1);
+    second.close();
+  });
+});
