@@ -94,6 +94,8 @@ CREATE TABLE grants (
 CREATE INDEX grants_expires_at ON grants (expires_at);
 CREATE INDEX grants_user_id ON grants (user_id);
 CREATE INDEX grants_client_id ON grants (client_id);
+-- purgeExpired finds the refresh tokens of revoked grants through this.
+CREATE INDEX grants_revoked_at ON grants (revoked_at) WHERE revoked_at IS NOT NULL;
 
 CREATE TABLE refresh_tokens (
   hash text PRIMARY KEY,

@@ -163,58 +163,64 @@ type StatementName = keyof typeof sql;
 
 /**
  * Housekeeping, one small batch per statement ($1 = the cutoff, $2 = batch). Each picks its rows
- * through the expiry index, skips rows another instance is purging (SKIP LOCKED), and re-checks
- * the condition on delete.
+ * through the expiry index, locks them (FOR UPDATE re-checks the condition on the latest row
+ * version) skipping rows another instance is purging (SKIP LOCKED), and deletes them by primary
+ * key. `= ANY(ARRAY(subquery))` rather than `IN (subquery)`: the planner turns IN into a hash
+ * join over every expired row, ignoring LIMIT.
  */
 const purgeStatements: ReadonlyArray<{ name: string; text: string; cutoff: (now: number) => number }> = [
   {
     // Codes stay a while after expiry so a late replay can still be recognised and revoke (C4).
     name: 'purgeCodes',
-    text: `DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    text: `DELETE FROM codes WHERE hash = ANY(ARRAY(SELECT hash FROM codes WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     cutoff: (now) => now - CODE_REPLAY_MEMORY_MS,
   },
   {
     name: 'purgeSessions',
-    text: `DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    text: `DELETE FROM sessions WHERE id_hash = ANY(ARRAY(SELECT id_hash FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     cutoff: (now) => now,
   },
   {
     name: 'purgeInteractions',
-    text: `DELETE FROM interactions WHERE id IN (SELECT id FROM interactions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    text: `DELETE FROM interactions WHERE id = ANY(ARRAY(SELECT id FROM interactions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     cutoff: (now) => now,
   },
   {
     name: 'purgeRefreshTokens',
-    text: `DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    text: `DELETE FROM refresh_tokens WHERE hash = ANY(ARRAY(SELECT hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     cutoff: (now) => now,
   },
   {
     name: 'purgeRefreshTokensOfDeadGrants',
-    text: `DELETE FROM refresh_tokens WHERE hash IN (
-             SELECT rt.hash FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
+    // Walk the dead grants and look their tokens up by grant_id (OFFSET 0 keeps the planner from
+    // flattening this into a hash join that scans all of refresh_tokens: most dead grants have
+    // no tokens left, so matches are rarer than it estimates).
+    text: `DELETE FROM refresh_tokens WHERE hash = ANY(ARRAY(
+             SELECT rt.hash FROM grants g
+             CROSS JOIN LATERAL (SELECT hash FROM refresh_tokens WHERE grant_id = g.id OFFSET 0) rt
              WHERE g.expires_at <= $1 OR g.revoked_at IS NOT NULL
-             LIMIT $2 FOR UPDATE OF rt SKIP LOCKED)`,
+             LIMIT $2))`,
     cutoff: (now) => now,
   },
   {
     // A revoked grant is kept until it expires, so introspection of its last access tokens still reports them inactive.
     name: 'purgeGrants',
-    text: `DELETE FROM grants WHERE id IN (SELECT id FROM grants WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    text: `DELETE FROM grants WHERE id = ANY(ARRAY(SELECT id FROM grants WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     cutoff: (now) => now,
   },
   {
     name: 'purgeRevokedAccessTokens',
-    text: `DELETE FROM revoked_access_tokens WHERE jti IN (SELECT jti FROM revoked_access_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND expires_at <= $1`,
+    text: `DELETE FROM revoked_access_tokens WHERE jti = ANY(ARRAY(SELECT jti FROM revoked_access_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     cutoff: (now) => now,
   },
   {
     name: 'purgeRateLimits',
-    text: `DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE reset_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND reset_at <= $1`,
+    text: `DELETE FROM rate_limits WHERE key = ANY(ARRAY(SELECT key FROM rate_limits WHERE reset_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     cutoff: (now) => now,
   },
   {
     name: 'purgeEvents',
-    text: `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+    text: `DELETE FROM events WHERE id = ANY(ARRAY(SELECT id FROM events WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     cutoff: (now) => now - EVENT_RETENTION_MS,
   },
 ];
