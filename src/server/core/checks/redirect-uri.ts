@@ -8,7 +8,10 @@ const LOOPBACK_IP = /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d{1,5})?(?=[/?#]|$)/;
 /** `http://127.0.0.1:1234/cb` → `http://127.0.0.1/cb`; undefined for anything else. */
 function withoutLoopbackPort(uri: string): string | undefined {
   const m = LOOPBACK_IP.exec(uri);
-  return m ? `http://${m[1]}${uri.slice(m[0].length)}` : undefined;
+  if (!m) return undefined;
+  // RFC 3986 §3.2.3, RFC 793: a port is 0-65535; a larger number is no URI at all (new URL throws).
+  if (m[2] !== undefined && Number(m[2].slice(1)) > 65535) return undefined;
+  return `http://${m[1]}${uri.slice(m[0].length)}`;
 }
 
 /**
