@@ -113,7 +113,8 @@ export class BackendForFrontend {
     const url = new URL(request.url, 'http://localhost');
     const path = url.pathname;
     if (path === this.loginPath && (request.method === 'GET' || request.method === 'HEAD')) return this.login(request, url);
-    if (path === this.callbackPath && (request.method === 'GET' || request.method === 'HEAD')) return this.callback(request, url);
+    // GET only: a HEAD (a link preview, a prefetch) must not consume the pending sign-in.
+    if (path === this.callbackPath && request.method === 'GET') return this.callback(request, url);
     if (path === this.logoutPath) {
       if (request.method !== 'POST') return { status: 405, headers: { ...BASE_HEADERS, allow: 'POST', 'content-type': 'text/plain; charset=utf-8' }, body: 'Sign out with POST.\n' };
       return this.logout(request);

@@ -16,7 +16,7 @@ import { CallbackValidationError, invalidArgument, NotSignedInError, ResponseBod
 import type { ClientAuthMethod, ClientCredentials, FetchLike, HttpOptions } from './http.js';
 import { requireSecureUrl } from './http.js';
 import { calculateCodeChallenge, generateCodeVerifier, generateState, randomToken, sha256 } from './random.js';
-import type { SessionData, SessionStore, SignedInUser, StoredTokens } from './session-store.js';
+import type { PendingAuthorization, SessionData, SessionStore, SignedInUser, StoredTokens } from './session-store.js';
 import type { TokenResponse } from './token.js';
 import {
   authorizationCodeGrantRequest,
@@ -129,6 +129,14 @@ export function safeReturnTo(value: string | undefined | null): string {
   return value;
 }
 
+/** RFC 9700 §2.1 / RFC 6749 §10.12: only a response to a request this user agent started is accepted. */
+function noPendingAuthorization(): CallbackValidationError {
+  return new CallbackValidationError(
+    'no_pending_authorization',
+    'This browser session has no sign-in in progress: the callback was not started here (login CSRF), was already used (a replay or a double click), or the session cookie was lost (check the cookie is sent to the callback path, and SameSite/Secure settings).',
+  );
+}
+
 export class OAuthClient {
   readonly config: Readonly<OAuthClientConfig>;
   readonly credentials: ClientCredentials;
@@ -142,6 +150,8 @@ export class OAuthClient {
   #metadata: { promise: Promise<AuthorizationServerMetadata>; until: number } | undefined;
   /** Single flight: at most one token read-and-refresh per session at a time (see getAccessToken). */
   readonly #inflight = new Map<string, Promise<StoredTokens>>();
+  /** Sessions whose callback is being processed right now. */
+  readonly #callbacks = new Set<string>();
 
   constructor(config: OAuthClientConfig) {
     if (typeof config.issuer !== 'string') throw invalidArgument('issuer must be a string (the authorization server issuer URL).');
@@ -232,13 +242,21 @@ export class OAuthClient {
     const key = id === undefined ? undefined : await sha256(id);
     const session = key === undefined ? undefined : await this.#store.get(key);
     const pending = session?.pending;
-    if (key === undefined || session === undefined || pending === undefined) {
-      // RFC 9700 §2.1 / RFC 6749 §10.12: only a response to a request this user agent started.
-      throw new CallbackValidationError(
-        'no_pending_authorization',
-        'This browser session has no sign-in in progress: the callback was not started here (login CSRF), was already used (a replay or a double click), or the session cookie was lost (check the cookie is sent to the callback path, and SameSite/Secure settings).',
-      );
+    // A second callback for the same session while the first is still running (a double click)
+    // is a replay: it must not send the code again, or the server may revoke what the first one
+    // got (RFC 6749 §4.1.2). Within one process this map decides; across processes the store's
+    // read-then-delete leaves a small window, and the server's single-use code closes it.
+    if (key !== undefined && this.#callbacks.has(key)) throw noPendingAuthorization();
+    if (key === undefined || session === undefined || pending === undefined) throw noPendingAuthorization();
+    this.#callbacks.add(key);
+    try {
+      return await this.#completeCallback(key, session, pending, url);
+    } finally {
+      this.#callbacks.delete(key);
     }
+  }
+
+  async #completeCallback(key: string, session: SessionData, pending: PendingAuthorization, url: URL): Promise<{ sessionId: string; user: SignedInUser; returnTo: string }> {
     delete session.pending;
     if (session.tokens === undefined) await this.#store.delete(key);
     else await this.#store.set(key, session, session.expiresAt);

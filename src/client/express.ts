@@ -11,6 +11,17 @@
 import type { BffOptions, LatchkeyContext } from './bff.js';
 import { BackendForFrontend } from './bff.js';
 
+// Lets Express applications write `req.latchkey` without their own declaration. Merges with
+// @types/express when present and is harmless otherwise.
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      latchkey?: LatchkeyContext;
+    }
+  }
+}
+
 export interface ExpressLikeRequest {
   method: string;
   /** Express keeps the full path here even under a mount point. */

@@ -29,7 +29,8 @@ async function plugin(app: FastifyInstance, options: BffOptions): Promise<void> 
   });
 
   app.get(bff.loginPath, async (req, reply) => send(reply, await bff.login(request(req), new URL(req.url, 'http://localhost'))));
-  app.get(bff.callbackPath, async (req, reply) => send(reply, await bff.callback(request(req), new URL(req.url, 'http://localhost'))));
+  // GET only (no automatic HEAD route): a HEAD must not consume the pending sign-in.
+  app.get(bff.callbackPath, { exposeHeadRoute: false }, async (req, reply) => send(reply, await bff.callback(request(req), new URL(req.url, 'http://localhost'))));
   app.get(bff.logoutPath, async (req, reply) => send(reply, (await bff.handle(request(req)))!));
   // A sign-out form posts application/x-www-form-urlencoded; accept it here without touching the
   // application's own parsers (the body is not needed).

@@ -233,6 +233,15 @@ describe('callback', () => {
     expect(as.received.filter((r) => r.path === '/token').length).toBe(1);
   });
 
+  it('RFC 6749 §4.1.2: two concurrent callbacks for one session (a double click) send the code once', async () => {
+    const client = makeClient();
+    const { sessionId, callback } = await started(client);
+    const results = await Promise.allSettled([client.handleCallback(sessionId, callback), client.handleCallback(sessionId, callback)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as CallbackValidationError).code).toBe('no_pending_authorization');
+    expect(as.received.filter((r) => r.path === '/token').length).toBe(1);
+  });
+
   it('refuses a callback after the pending attempt expired (pendingTtlMs)', async () => {
     const client = makeClient({ pendingTtlMs: 60_000 });
     // A session that only holds a pending attempt ends with it.

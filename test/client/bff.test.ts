@@ -66,15 +66,6 @@ async function startApp(framework: Framework): Promise<Harness> {
   };
 }
 
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      latchkey?: import('../../src/client/index.js').LatchkeyContext;
-    }
-  }
-}
-
 const header = (response: RecordedResponse, name: string) => response.headers.find(([k]) => k === name)?.[1];
 
 describe.each<Framework>(['fastify', 'express'])('%s adapter', (framework) => {
@@ -98,6 +89,8 @@ describe.each<Framework>(['fastify', 'express'])('%s adapter', (framework) => {
 
     const callback = await authorizeAtOidcProvider(browser, header(login, 'location')!, { username: 'alice' });
     expect(callback.origin).toBe(h.appUrl);
+    // A HEAD (link preview, prefetch) does not consume the pending sign-in.
+    expect((await browser.request(callback, { method: 'HEAD' })).status).toBe(404);
     const landed = await browser.request(callback);
     expect(landed.status).toBe(303);
     expect(header(landed, 'location')).toBe('/me');
