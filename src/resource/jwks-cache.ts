@@ -4,17 +4,20 @@
  * - Once loaded, keys come from memory: no fetch on the per-request path.
  * - After `maxAgeMs` the set is refreshed in the background; requests keep using the old set
  *   meanwhile, and keep it if the refresh fails.
- * - A token whose `kid` is not in the set triggers one refetch (concurrent requests share it), so a
- *   key rotation at the issuer never breaks verification. Those refetches draw on a token bucket
- *   (`refetchBurst` at once, then one per `refetchIntervalMs`), and a `kid` that a refetch did not
- *   find is remembered for one interval, so a flood of tokens with made-up kids costs the issuer
- *   at most a handful of requests.
+ * - A token whose `kid` is not in the set triggers a refetch (concurrent requests share it), so a
+ *   key rotation at the issuer never breaks verification. Refetches are rate-limited (generic
+ *   cell rate algorithm: `refetchBurst` back to back, then one per `refetchIntervalMs`); when the
+ *   budget is spent, the request waits for the next allowed refetch (at most `maxWaitMs`) instead of
+ *   failing, so even a rotation during a flood costs a legitimate request a short delay, not a 401.
+ * - A flood of made-up kids therefore costs the issuer at most one fetch per interval. A kid that a
+ *   refetch did not find is remembered for one interval, and tokens whose unverified claims could
+ *   not pass anyway (another issuer, another audience, expired) never cause a refetch.
  *
  * Built on jose's `createLocalJWKSet` rather than `createRemoteJWKSet`: the remote set refuses any
  * refetch for `cooldownDuration` after every fetch (30 s by default), so a rotation shortly after a
  * fetch would fail tokens for up to that long.
  */
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters, type JWTVerifyGetKey } from 'jose';
 
 export interface JwksCacheOptions {
   load: () => Promise<JSONWebKeySet>;
@@ -25,6 +28,10 @@ export interface JwksCacheOptions {
   refetchIntervalMs: number;
   /** …up to this many in a row. */
   refetchBurst: number;
+  /** A request waits at most this long for the next allowed refetch; beyond that it fails. */
+  maxWaitMs: number;
+  /** Whether a token with an unknown kid deserves a refetch at all (cheap checks of its claims). */
+  worthRefetching: (header: JWSHeaderParameters, token: FlattenedJWSInput) => boolean;
 }
 
 /** The key set could not be loaded at all: the resource server cannot check tokens. */
@@ -60,14 +67,14 @@ export class JwksCache {
   private loadedAt = 0;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | null = null;
-  private budget: number;
-  private budgetAt: number;
+  /** GCRA "theoretical arrival time" of the next refetch. */
+  private tat: number;
+  private scheduled: Promise<void> | null = null;
   /** kid → until when a refetch for it is not worth making. */
   private readonly missingKids = new Map<string, number>();
 
   constructor(private readonly options: JwksCacheOptions) {
-    this.budget = options.refetchBurst;
-    this.budgetAt = options.now();
+    this.tat = options.now();
   }
 
   /** For jose's `jwtVerify(token, getKey, …)`. */
@@ -82,14 +89,12 @@ export class JwksCache {
     } catch (error) {
       if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
       const kid = typeof header.kid === 'string' ? header.kid : '';
-      if (this.inflight !== null) {
-        await this.inflight.catch(() => undefined);
-      } else if (this.mayRefetch(kid)) {
-        await this.refresh();
-      } else {
+      const refetch = this.refetchFor(kid, header, token);
+      if (typeof refetch === 'string') {
         this.stats.refusedRefetches += 1;
-        throw new UnknownKeyError(`no key for kid ${JSON.stringify(kid)}; refetch refused (rate limit)`, false);
+        throw new UnknownKeyError(`no key for kid ${JSON.stringify(kid)}; not refetched: ${refetch}`, false);
       }
+      await refetch;
       try {
         return await (this.local as LocalSet)(header, token);
       } catch (retryError) {
@@ -135,25 +140,31 @@ export class JwksCache {
     this.refresh().catch(() => undefined);
   }
 
-  private mayRefetch(kid: string): boolean {
+  /** The refetch this request may wait for, or why there is none. */
+  private refetchFor(kid: string, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<void> | string {
+    // Join a fetch under way or already scheduled: it costs nothing more.
+    if (this.inflight !== null) return this.inflight.catch(() => undefined);
+    if (this.scheduled !== null) return this.scheduled;
     const now = this.options.now();
     const until = this.missingKids.get(kid);
     if (until !== undefined) {
-      if (until > now) return false;
+      if (until > now) return 'a refetch just now did not find this kid';
       this.missingKids.delete(kid);
     }
-    // Token bucket: earn one refetch per interval, hold at most refetchBurst.
-    const { refetchBurst, refetchIntervalMs } = this.options;
-    if (this.budget < refetchBurst) {
-      const earned = Math.floor((now - this.budgetAt) / refetchIntervalMs);
-      this.budget = Math.min(refetchBurst, this.budget + earned);
-      this.budgetAt += earned * refetchIntervalMs;
-    }
-    // A full bucket earns nothing: its clock starts at the first spend.
-    if (this.budget >= refetchBurst) this.budgetAt = now;
-    if (this.budget < 1) return false;
-    this.budget -= 1;
-    return true;
+    if (!this.options.worthRefetching(header, token)) return 'the token could not be valid here anyway';
+    // GCRA: a refetch at time t conforms if t >= tat - (burst - 1) * interval.
+    const { refetchBurst, refetchIntervalMs, maxWaitMs } = this.options;
+    const start = Math.max(now, this.tat - (refetchBurst - 1) * refetchIntervalMs);
+    if (start - now > maxWaitMs) return 'refetch rate limit';
+    this.tat = Math.max(this.tat, start) + refetchIntervalMs;
+    if (start <= now) return this.refresh().catch(() => undefined);
+    this.scheduled = new Promise<void>((resolve) => setTimeout(resolve, start - now))
+      .then(() => this.refresh())
+      .catch(() => undefined)
+      .finally(() => {
+        this.scheduled = null;
+      });
+    return this.scheduled;
   }
 
   private rememberMissing(kid: string): void {

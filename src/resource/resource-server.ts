@@ -41,10 +41,12 @@ export interface ResourceServerOptions {
   jwks?: {
     /** Refresh the key set in the background after this many seconds. Default 600. */
     maxAgeSeconds?: number;
-    /** An unknown `kid` may cause a refetch at most once per interval, after a burst. Default 10. */
+    /** After a burst, an unknown `kid` may cause a refetch at most once per interval. Default 1. */
     refetchIntervalSeconds?: number;
     /** Unknown-kid refetches allowed back to back. Default 3. */
     refetchBurst?: number;
+    /** How long a request may wait for the next allowed refetch before failing. Default 2. */
+    maxWaitSeconds?: number;
   };
   /** Timeout for each request to the authorization server, in ms. Default 5,000. */
   timeoutMs?: number;
@@ -149,8 +151,27 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     },
     now,
     maxAgeMs: (jwksOptions.maxAgeSeconds ?? 600) * 1000,
-    refetchIntervalMs: (jwksOptions.refetchIntervalSeconds ?? 10) * 1000,
-    refetchBurst: jwksOptions.refetchBurst ?? 3,
+    refetchIntervalMs: (jwksOptions.refetchIntervalSeconds ?? 1) * 1000,
+    refetchBurst: Math.max(1, jwksOptions.refetchBurst ?? 3),
+    maxWaitMs: (jwksOptions.maxWaitSeconds ?? 2) * 1000,
+    worthRefetching: (header, token) => {
+      if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) return false;
+      let claims: Record<string, unknown>;
+      try {
+        claims = JSON.parse(Buffer.from(String(token.payload), 'base64url').toString('utf8')) as Record<string, unknown>;
+      } catch {
+        return false;
+      }
+      // Unverified, so only ever a reason to skip a refetch, never to accept anything.
+      const aud = claims['aud'];
+      const exp = claims['exp'];
+      return (
+        claims['iss'] === issuer &&
+        (aud === audience || (Array.isArray(aud) && aud.includes(audience))) &&
+        typeof exp === 'number' &&
+        exp > now() / 1000 - clockTolerance
+      );
+    },
   });
 
   const introspector =
