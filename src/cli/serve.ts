@@ -36,7 +36,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   if (workers > 1 && cluster.isPrimary) {
     // Migrate and create the first key once, before the workers race for it.
     const store = await openStore(config.database);
-    const bootstrap = await createLatchkey({ store, issuer: config.issuer, keyEncryptionKey: config.keyEncryptionKey, signingAlgorithm: config.signingAlgorithm, logger, housekeepingIntervalMs: 0 });
+    const bootstrap = await createLatchkey({ store, issuer: config.issuer, keyEncryptionKey: config.keyEncryptionKey, signingAlgorithm: config.signingAlgorithm, settings: config.settings, logger, housekeepingIntervalMs: 0 });
     await bootstrap.close();
     await store.close();
     for (let i = 0; i < workers; i++) cluster.fork();
@@ -63,7 +63,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     keyEncryptionKey: config.keyEncryptionKey,
     signingAlgorithm: config.signingAlgorithm,
     logger,
+    settings: config.settings,
     trustProxy: config.trustProxy,
+    keyPrePublishMs: config.keyPrePublishSeconds * 1000,
+    keyRotationIntervalMs: config.keyRotationDays * 86_400_000,
+    keyReloadIntervalMs: config.keyReloadSeconds * 1000,
     // With several workers only the first runs housekeeping, to keep deletes off the others' paths.
     housekeepingIntervalMs: cluster.isWorker && cluster.worker?.id !== 1 ? 0 : 60_000,
   });

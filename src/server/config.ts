@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { KeyAlgorithm } from './core/ports.js';
+import type { Settings } from './core/settings.js';
 
 /** A setting is wrong: start-up stops with one line naming it. */
 export class ConfigError extends Error {
@@ -24,6 +25,35 @@ export interface ServerConfig {
   signingAlgorithm: KeyAlgorithm;
   logLevel: string;
   trustProxy: boolean | string;
+  /** Lifetimes and policy from the environment; unset ones keep the defaults in core/settings.ts. */
+  settings: Partial<Omit<Settings, 'issuer'>>;
+  /** A rotated-in key is published this long before it signs. */
+  keyPrePublishSeconds: number;
+  /** The signing key is rotated automatically after this many days; 0: never. */
+  keyRotationDays: number;
+  /** How often each instance re-reads the key ring (a rotation elsewhere is seen within this). */
+  keyReloadSeconds: number;
+}
+
+/**
+ * Environment variables for lifetimes and policy, each a whole number of seconds unless noted.
+ * Documented in the README's configuration reference.
+ */
+const DURATION_SETTINGS = [
+  ['LATCHKEY_CODE_TTL', 'codeTtlSeconds', 1, 600],
+  ['LATCHKEY_ACCESS_TOKEN_TTL', 'accessTokenTtlSeconds', 10, 86_400],
+  ['LATCHKEY_REFRESH_IDLE_TTL', 'refreshIdleTtlSeconds', 60, 365 * 86_400],
+  ['LATCHKEY_REFRESH_ABSOLUTE_TTL', 'refreshAbsoluteTtlSeconds', 60, 5 * 365 * 86_400],
+  ['LATCHKEY_REFRESH_RETRY_WINDOW', 'refreshRetryWindowSeconds', 0, 300],
+  ['LATCHKEY_SESSION_TTL', 'sessionTtlSeconds', 60, 90 * 86_400],
+] as const;
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${text}"`);
+  return value;
 }
 
 export interface ConfigInput {
@@ -59,7 +89,30 @@ export function resolveConfig(input: ConfigInput, env: NodeJS.ProcessEnv = proce
   const trustProxyText = env.LATCHKEY_TRUST_PROXY;
   const trustProxy = trustProxyText === undefined || trustProxyText === 'false' ? false : trustProxyText === 'true' ? true : trustProxyText;
 
+  const settings: Partial<Omit<Settings, 'issuer'>> = { development };
+  for (const [name, key, min, max] of DURATION_SETTINGS) {
+    if (env[name] !== undefined && env[name] !== '') settings[key] = wholeNumber(env, name, 0, min, max);
+  }
+  // C1 OAuth 2.1 §4.1.2: codes live at most 10 minutes (the bound above).
+  const audience = env.LATCHKEY_DEFAULT_AUDIENCE;
+  if (audience !== undefined && audience !== '') {
+    try {
+      new URL(audience);
+    } catch {
+      throw new ConfigError('LATCHKEY_DEFAULT_AUDIENCE', `must be an absolute URI (RFC 8707 §2), got "${audience}"`);
+    }
+    settings.defaultAudience = audience;
+  }
+  const refreshAbsolute = settings.refreshAbsoluteTtlSeconds;
+  if (refreshAbsolute !== undefined && settings.refreshIdleTtlSeconds !== undefined && settings.refreshIdleTtlSeconds > refreshAbsolute) {
+    throw new ConfigError('LATCHKEY_REFRESH_IDLE_TTL', 'must not be longer than LATCHKEY_REFRESH_ABSOLUTE_TTL');
+  }
+
   return {
+    settings,
+    keyPrePublishSeconds: wholeNumber(env, 'LATCHKEY_KEY_PREPUBLISH_SECONDS', 120, 0, 7 * 86_400),
+    keyRotationDays: wholeNumber(env, 'LATCHKEY_KEY_ROTATION_DAYS', 30, 0, 3650),
+    keyReloadSeconds: wholeNumber(env, 'LATCHKEY_KEY_RELOAD_SECONDS', 30, 1, 3600),
     port,
     host: input.host ?? env.LATCHKEY_HOST ?? '127.0.0.1',
     issuer,

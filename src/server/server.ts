@@ -29,6 +29,8 @@ export interface LatchkeyOptions {
   keyReloadIntervalMs?: number;
   /** Rotate the signing key automatically when it has signed for this long; 0 turns it off. */
   keyRotationIntervalMs?: number;
+  /** A rotated-in key is published this long before it signs (default 2 minutes). */
+  keyPrePublishMs?: number;
 }
 
 export interface Latchkey {
@@ -52,7 +54,7 @@ export async function createLatchkey(options: LatchkeyOptions): Promise<Latchkey
   const keys = new StoreKeyRing(store, kek, clock, {
     algorithm: options.signingAlgorithm ?? 'ES256',
     reloadIntervalMs: options.keyReloadIntervalMs ?? 30_000,
-    prePublishMs: 2 * 60 * 1000,
+    prePublishMs: options.keyPrePublishMs ?? 2 * 60 * 1000,
     retainAfterRetireMs: (settings.accessTokenTtlSeconds + 60) * 1000,
   });
   await keys.ensureSigningKey();
