@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/server/core/ports.js';
 import { migrate, postgresMigrations } from '../../src/server/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/server/store/postgres/postgres-store.js';
-import { codeRecord, grantRecord, storeContract, T0 } from './contract.js';
+import { codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
 
 // CI starts PostgreSQL; when it is unreachable these tests fail rather than skip.
 const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -153,6 +153,58 @@ describe('PostgresStore', () => {
     }
     await expect(store.ping()).resolves.toBeUndefined();
     expect(await store.consumeCode('locked-code', T0, grantRecord('g-locked'), null)).toBe(true);
+  });
+
+  describe('two instances sharing one database (two pools)', () => {
+    let a: PostgresStore;
+    let b: PostgresStore;
+    const count = async (table: string) => (await a.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+
+    beforeAll(async () => {
+      const shared = freshSchema();
+      [a, b] = await Promise.all([
+        PostgresStore.open({ connectionString: url, schema: shared, max: 10 }),
+        PostgresStore.open({ connectionString: url, schema: shared, max: 10 }),
+      ]);
+    });
+
+    afterAll(async () => {
+      await Promise.all([a?.close(), b?.close()]);
+    });
+
+    it('C3 RFC 6749 §4.1.2: consumeCode has exactly one winner among 40 calls split across two instances', async () => {
+      await a.saveCode(codeRecord('shared-code'));
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).consumeCode('shared-code', T0 + i, grantRecord(`x-g${i}`), refreshRecord(`x-rt${i}`, `x-g${i}`))),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await count('grants')).toBe(1);
+      expect(await count('refresh_tokens')).toBe(1);
+    });
+
+    it('T4 RFC 9700 §4.14.2: 40 rotations of one token across two instances all rotate into one successor row', async () => {
+      await a.saveCode(codeRecord('rot-code', { grantId: 'rot-g' }));
+      expect(await a.consumeCode('rot-code', T0, grantRecord('rot-g'), refreshRecord('rot-1', 'rot-g'))).toBe(true);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).rotateRefreshToken('rot-1', refreshRecord('rot-2', 'rot-g'), T0 + 100 + i, 5000)),
+      );
+      expect(results.every((r) => r.kind === 'rotated')).toBe(true);
+      const { rows } = await a.pool.query<{ hash: string }>("SELECT hash FROM refresh_tokens WHERE grant_id = 'rot-g' ORDER BY hash");
+      expect(rows.map((r) => r.hash)).toEqual(['rot-1', 'rot-2']);
+    });
+
+    it('purgeExpired from both instances at once removes each expired row once (SKIP LOCKED), without errors', async () => {
+      for (let i = 0; i < 300; i++) await a.createSession({ idHash: `dead-${i}`, userId: 'u1', authTime: T0, createdAt: T0, expiresAt: T0 });
+      await a.createSession({ idHash: 'alive', userId: 'u1', authTime: T0, createdAt: T0, expiresAt: T0 + 10_000 });
+      const drain = async (s: PostgresStore) => {
+        let total = 0;
+        for (let n = -1; n !== 0; total += n) n = await s.purgeExpired(T0 + 1, 10);
+        return total;
+      };
+      const [fromA, fromB] = await Promise.all([drain(a), drain(b)]);
+      expect(fromA + fromB).toBe(300);
+      expect(await count('sessions')).toBe(1);
+    });
   });
 
   it('a closed store answers StoreUnavailableError', async () => {
