@@ -17,9 +17,13 @@ export interface OpenStoreOptions {
  */
 export async function openStore(database: string, options: OpenStoreOptions = {}): Promise<Store> {
   if (/^postgres(ql)?:\/\//i.test(database)) {
+    // `?schema=name` in the URL picks a schema (several deployments, or tests, on one database).
+    const url = new URL(database);
+    const schema = options.schema ?? url.searchParams.get('schema') ?? undefined;
+    url.searchParams.delete('schema');
     return PostgresStore.open({
-      connectionString: database,
-      ...(options.schema !== undefined ? { schema: options.schema } : {}),
+      connectionString: url.href,
+      ...(schema !== undefined ? { schema } : {}),
       ...(options.max !== undefined ? { max: options.max } : {}),
     });
   }
