@@ -1,0 +1,158 @@
+/**
+ * The operations each row repeats, written once for both servers: only paths, client
+ * credentials and the session cookie differ (see targets.ts).
+ */
+import { describe, type FlowContext, type HttpRequest, type Step, type Verdict } from './load.js';
+import { pkceParams } from './pkce.js';
+import { REDIRECT_URI, type Target } from './targets.js';
+
+export interface IssuedCode {
+  code: string;
+  verifier: string;
+}
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+function basic(target: Target): string {
+  // RFC 6749 §2.3.1: each part form-urlencoded before base64.
+  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${encode(target.clientId)}:${encode(target.clientSecret)}`).toString('base64')}`;
+}
+
+function header(headers: Record<string, string | string[]>, name: string): string | undefined {
+  const value = headers[name] ?? headers[name.toLowerCase()] ?? Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function json(body: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** GET /authorize with the session cookie, fresh PKCE and state; expects a 303 to the redirect URI with code and the same state. */
+export function authorizeStep(target: Target): Step {
+  return {
+    name: 'authorize',
+    build(context) {
+      const { verifier, state, params } = pkceParams(target);
+      context.verifier = verifier;
+      context.state = state;
+      return { method: 'GET', path: `${target.authorizationPath}?${new URLSearchParams(params)}`, headers: { cookie: target.cookie } };
+    },
+    check(status, body, headers, context): Verdict {
+      const location = header(headers, 'location');
+      if (status !== 303 && status !== 302) return { error: describe(status, body) };
+      if (!location?.startsWith(`${REDIRECT_URI}?`)) return { error: `HTTP ${status} to ${location?.slice(0, 80)}` };
+      const query = new URLSearchParams(location.slice(REDIRECT_URI.length + 1));
+      const code = query.get('code');
+      if (!code || query.get('state') !== context.state) return { error: `HTTP ${status} without code or with another state: ${location.slice(0, 100)}` };
+      context.code = code;
+      return { next: true };
+    },
+  };
+}
+
+function tokenRequest(target: Target, form: Record<string, string>): HttpRequest {
+  return { method: 'POST', path: target.tokenPath, headers: { authorization: basic(target), 'content-type': FORM }, body: new URLSearchParams(form).toString() };
+}
+
+function tokenCheck(status: number, body: string, onTokens?: (tokens: IssuedTokens) => void): Verdict {
+  const answer = status === 200 ? json(body) : undefined;
+  if (!answer || typeof answer.access_token !== 'string') return { error: describe(status, body) };
+  if (onTokens && typeof answer.refresh_token === 'string') onTokens({ accessToken: answer.access_token, refreshToken: answer.refresh_token });
+  return { done: true };
+}
+
+/** POST /token (authorization_code) with the code from the previous step. */
+export function exchangeStep(target: Target): Step {
+  return {
+    name: 'token',
+    build(context: FlowContext) {
+      return tokenRequest(target, { grant_type: 'authorization_code', code: context.code as string, redirect_uri: REDIRECT_URI, code_verifier: context.verifier as string });
+    },
+    check: (status, body) => tokenCheck(status, body),
+  };
+}
+
+/** GET /authorize alone, keeping each code (and its verifier) for the token-endpoint row. */
+export function mintCodeStep(target: Target, into: IssuedCode[], limit: number): Step {
+  const authorize = authorizeStep(target);
+  let started = 0;
+  return {
+    name: 'authorize (minting codes)',
+    build(context) {
+      if (started >= limit) return undefined;
+      started += 1;
+      return authorize.build(context);
+    },
+    check(status, body, headers, context) {
+      const verdict = authorize.check(status, body, headers, context);
+      if ('next' in verdict) {
+        into.push({ code: context.code as string, verifier: context.verifier as string });
+        return { done: true };
+      }
+      return verdict;
+    },
+  };
+}
+
+/** POST /token (authorization_code), each code of the pool once; keeps the tokens issued. */
+export function poolExchangeStep(target: Target, pool: IssuedCode[], issued: IssuedTokens[]): Step {
+  let next = 0;
+  return {
+    name: 'token (authorization_code)',
+    build() {
+      const item = pool[next++];
+      return item && tokenRequest(target, { grant_type: 'authorization_code', code: item.code, redirect_uri: REDIRECT_URI, code_verifier: item.verifier });
+    },
+    check: (status, body) => tokenCheck(status, body, (tokens) => issued.push(tokens)),
+  };
+}
+
+/** POST /token (refresh_token), each refresh token of the pool once (rotation); keeps the successors. */
+export function refreshStep(target: Target, pool: IssuedTokens[], issued: IssuedTokens[]): Step {
+  let next = 0;
+  return {
+    name: 'token (refresh_token)',
+    build() {
+      const item = pool[next++];
+      return item && tokenRequest(target, { grant_type: 'refresh_token', refresh_token: item.refreshToken });
+    },
+    check(status, body) {
+      const answer = status === 200 ? json(body) : undefined;
+      // Rotation: a new refresh token with every answer.
+      if (!answer || typeof answer.access_token !== 'string' || typeof answer.refresh_token !== 'string') return { error: describe(status, body) };
+      issued.push({ accessToken: answer.access_token, refreshToken: answer.refresh_token });
+      return { done: true };
+    },
+  };
+}
+
+/** POST to the introspection endpoint, cycling through the pool (introspection consumes nothing); expects active: true. */
+export function introspectStep(target: Target, tokens: string[], hint: 'refresh_token' | 'access_token'): Step {
+  let next = 0;
+  return {
+    name: `introspect (${hint})`,
+    build() {
+      if (tokens.length === 0) return undefined;
+      const token = tokens[next++ % tokens.length]!;
+      return {
+        method: 'POST',
+        path: target.introspectionPath,
+        headers: { authorization: basic(target), 'content-type': FORM },
+        body: new URLSearchParams({ token, token_type_hint: hint }).toString(),
+      };
+    },
+    check(status, body) {
+      const answer = status === 200 ? json(body) : undefined;
+      return answer?.active === true ? { done: true } : { error: describe(status, body) };
+    },
+  };
+}
