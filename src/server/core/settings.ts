@@ -1,3 +1,5 @@
+import type { ThrottleOverrides } from './throttle.js';
+
 /**
  * The settings the protocol core runs with. Built from flags and environment variables by
  * src/server/config.ts; the core only ever sees this typed object.
@@ -25,6 +27,8 @@ export interface Settings {
   defaultAudience: string;
   /** Scopes with a plain-words explanation for the consent page. */
   scopeDescriptions: Record<string, string>;
+  /** Brute-force and rate limits (core/throttle.ts); unset parts take the defaults there. */
+  throttle?: ThrottleOverrides;
 }
 
 export const defaultScopeDescriptions: Record<string, string> = {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
 import { OAuthError, isOAuthError, oauthError } from '../core/errors.js';
 import { StoreUnavailableError } from '../core/ports.js';
+import { TooManyRequestsError } from '../core/throttle.js';
 import { cookieSettings } from './cookies.js';
 import type { HttpDeps } from './deps.js';
 import { sendErrorPage } from './outcome.js';
@@ -15,6 +16,8 @@ import { authorizeRoutes } from './routes/authorize.js';
 import { consentRoutes } from './routes/consent.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { healthRoutes } from './routes/health.js';
+import { createMetrics, instrument, type HttpMetrics } from './metrics.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { introspectRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
 import { revokeRoutes } from './routes/revoke.js';
@@ -43,7 +46,12 @@ export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<F
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     return503OnClosing: true,
+    // Hardening: request line plus headers at most 8 KiB (Node answers 431 past it), and a slow
+    // sender gets 10 s to finish its headers (slowloris). Bodies: BODY_LIMIT; parameters: core/params.ts.
+    http: { maxHeaderSize: 8 * 1024, headersTimeout: 10_000 },
   });
+  const metrics = createMetrics();
+  instrument(app, ctx, metrics);
   const cookies = cookieSettings(ctx.settings.issuer);
   const deps: HttpDeps = { ctx, cookies };
 
@@ -77,7 +85,7 @@ export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<F
     crossOriginEmbedderPolicy: false,
   });
 
-  app.setErrorHandler((error: FastifyError | OAuthError | Error, request, reply) => handleError(ctx, error, request, reply));
+  app.setErrorHandler((error: FastifyError | OAuthError | Error, request, reply) => handleError(ctx, metrics, error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     if (request.method === 'GET') return reply.code(404).type('text/html; charset=utf-8').send(simpleMessagePage('Not found', 'There is no page at this address.'));
     return reply.code(404).send({ error: 'invalid_request', error_description: 'There is no endpoint at this address.' });
@@ -97,6 +105,7 @@ export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<F
   revokeRoutes(app, deps);
   discoveryRoutes(app, deps, options.signingAlgorithms);
   healthRoutes(app, deps);
+  metricsRoutes(app, metrics);
   return app;
 }
 
@@ -104,11 +113,19 @@ export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<F
  * Every error becomes a registered RFC error code: JSON (RFC 6749 §5.2) on the back-channel
  * endpoints, a page on the browser ones. Never a stack trace; a 500 says only server_error.
  */
-function handleError(ctx: CoreContext, error: FastifyError | OAuthError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function handleError(ctx: CoreContext, metrics: HttpMetrics, error: FastifyError | OAuthError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const isPage = request.routeOptions.config?.page === true;
   let oauth: OAuthError;
   if (isOAuthError(error)) {
     oauth = error;
+  } else if (error instanceof TooManyRequestsError) {
+    // RFC 6585 §4: 429 with Retry-After (core/throttle.ts explains the invalid_request body).
+    reply.header('retry-after', String(error.retryAfterSeconds));
+    oauth = error.oauth;
+    if (isPage) {
+      metrics.errors.inc({ error: oauth.code, route: request.routeOptions.url ?? 'unmatched' });
+      return reply.code(429).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(simpleMessagePage('Too many requests', oauth.description));
+    }
   } else if (error instanceof StoreUnavailableError) {
     request.log.error({ err: error }, 'store unavailable');
     reply.header('retry-after', '5');
@@ -129,6 +146,7 @@ function handleError(ctx: CoreContext, error: FastifyError | OAuthError | Error,
 
   if (isPage) {
     if (oauth.code === 'temporarily_unavailable' || oauth.code === 'server_error') {
+      metrics.errors.inc({ error: oauth.code, route: request.routeOptions.url ?? 'unmatched' });
       return reply.code(oauth.status).type('text/html; charset=utf-8').send(simpleMessagePage('Something went wrong', oauth.description));
     }
     return sendErrorPage(ctx, request, reply, new OAuthError(oauth.code, { description: oauth.description, redirectable: false, status: oauth.status }));
@@ -137,6 +155,7 @@ function handleError(ctx: CoreContext, error: FastifyError | OAuthError | Error,
   if (oauth.code === 'invalid_client' && request.headers.authorization !== undefined) {
     reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"');
   }
+  metrics.errors.inc({ error: oauth.code, route: request.routeOptions.url ?? 'unmatched' });
   if (oauth.code === 'invalid_client') ctx.events.emit({ type: 'client_authentication.failed', at: ctx.clock.now(), detail: { reason: oauth.detail, endpoint: request.routeOptions.url } });
   return reply.code(oauth.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(oauth.toJSON());
 }

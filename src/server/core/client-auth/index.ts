@@ -3,6 +3,7 @@ import { constantTimeEqual, sha256 } from '../digest.js';
 import { oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 import type { ClientRecord } from '../ports.js';
+import { throttleOf, TooManyRequestsError } from '../throttle.js';
 import { readClientSecretBasic } from './client-secret-basic.js';
 import { readClientSecretPost } from './client-secret-post.js';
 import { readNone } from './none.js';
@@ -30,11 +31,15 @@ export async function authenticateClient(ctx: CoreContext, params: Params, autho
   if (!presented) {
     throw oauthError('invalid_client', { description: 'Client authentication is required (client_id, and a secret for confidential clients).', detail: 'no client credentials' });
   }
+  // G5 OAuth 2.1 §2.4.1: a client_id locked after repeated failures is refused before any secret is compared.
+  const throttle = throttleOf(ctx);
+  const lockedFor = throttle.clientLockedFor(presented.clientId);
+  if (lockedFor > 0) throw new TooManyRequestsError(lockedFor, 'client authentication locked');
   const client = await ctx.store.findClient(presented.clientId);
   // Hash the presented secret even for an unknown client, so timing does not tell which ids exist.
   const presentedHash = sha256(presented.clientSecret ?? '');
   if (!client) {
-    throw oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'unknown client' });
+    return failed(ctx, presented.clientId, oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'unknown client' }));
   }
   if (client.secretHash === null) {
     // SECURITY.md G8: a public client has no secret; presenting one means a confused client.
@@ -49,7 +54,14 @@ export async function authenticateClient(ctx: CoreContext, params: Params, autho
   // Generated secrets have 256 bits of entropy, so a SHA-256 digest compared in constant time is
   // the right store (a slow password hash would only slow the token endpoint).
   if (!constantTimeEqual(presentedHash, client.secretHash)) {
-    throw oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'wrong secret' });
+    return failed(ctx, client.id, oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'wrong secret' }));
   }
   return { client, method: presented.method };
+}
+
+/** G5 OAuth 2.1 §2.4.1: only failures are counted (one Store hit each); past the limit the client_id is locked. */
+async function failed(ctx: CoreContext, clientId: string, error: Error): Promise<never> {
+  const lockedFor = await throttleOf(ctx).clientAuthenticationFailed(clientId);
+  if (lockedFor > 0) throw new TooManyRequestsError(lockedFor, 'client authentication locked');
+  throw error;
 }

@@ -6,6 +6,7 @@ import { sha256 } from '../digest.js';
 import { OAuthError, oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 import type { AuthorizationRequest, ClientRecord, InteractionRecord, SessionRecord } from '../ports.js';
+import { throttleOf } from '../throttle.js';
 
 /** What the authorization endpoint decided; the HTTP layer turns it into a page or a 303. */
 export type AuthorizeOutcome =
@@ -227,6 +228,8 @@ async function issueCode(ctx: CoreContext, request: AuthorizationRequest, sessio
     expiresAt: now + ctx.settings.codeTtlSeconds * 1000,
     consumedAt: null,
   });
+  // P8 RFC 9700 §2.1.1: a client sending the same challenge twice is logged as a security event.
+  await throttleOf(ctx).noteCodeChallenge(request.clientId, request.codeChallenge);
   ctx.events.emit({ type: 'code.issued', at: now, clientId: request.clientId, userId: session.userId });
   return redirectLocation(ctx, request, { code });
 }
@@ -237,12 +240,15 @@ export function errorLocation(ctx: CoreContext, target: Pick<AuthorizationReques
 }
 
 function redirectLocation(ctx: CoreContext, target: Pick<AuthorizationRequest, 'redirectUri' | 'state'>, values: Record<string, string>): string {
-  // R5 OAuth 2.1 §2.3: an existing query component of the redirect URI is kept.
-  const url = new URL(target.redirectUri);
-  for (const [name, value] of Object.entries(values)) url.searchParams.append(name, value);
-  if (target.state !== null) url.searchParams.append('state', target.state);
+  const response = new URLSearchParams(values);
+  if (target.state !== null) response.append('state', target.state);
   // M1 RFC 9207 §2: iss on every authorization response, errors included.
-  url.searchParams.append('iss', ctx.settings.issuer);
+  response.append('iss', ctx.settings.issuer);
+  // R5 OAuth 2.1 §2.3: the redirect URI's query "MUST be retained when adding additional query
+  // parameters": appended to as is, never re-serialised (url.searchParams would turn `?flag` into
+  // `?flag=` and `%20` into `+`).
+  const url = new URL(target.redirectUri);
+  url.search = url.search === '' ? response.toString() : `${url.search.slice(1)}&${response.toString()}`;
   return url.href;
 }
 

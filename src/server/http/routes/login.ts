@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { proceed } from '../../core/endpoints/authorize.js';
 import type { InteractionRecord } from '../../core/ports.js';
+import { throttleOf } from '../../core/throttle.js';
 import { startSession } from '../cookies.js';
 import type { HttpDeps } from '../deps.js';
 import { sendOutcome } from '../outcome.js';
@@ -8,6 +9,8 @@ import { readParams } from '../request.js';
 import { loginPage, simpleMessagePage } from '../views/pages.js';
 
 const WRONG_CREDENTIALS = 'That username and password do not match. Check them and try again.';
+// The same words for an existing and an unknown account: the lock is per username as typed.
+const LOCKED = 'Too many sign-in attempts. Wait a few minutes, then try again.';
 
 /** The login page (username + password), CSRF-protected; the session id is rotated at login. */
 export function loginRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps): void {
@@ -16,13 +19,14 @@ export function loginRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps): v
     return ctx.store.findInteraction(id, ctx.clock.now());
   }
 
-  async function render(reply: FastifyReply, interaction: InteractionRecord | undefined, extra: { error?: string; username?: string } = {}) {
+  async function render(reply: FastifyReply, interaction: InteractionRecord | undefined, extra: { error?: string; username?: string; status?: number } = {}) {
+    const { status, ...fields } = extra;
     const client = interaction && (await ctx.store.findClient(interaction.clientId));
     return reply
-      .code(extra.error ? 401 : 200)
+      .code(status ?? (extra.error ? 401 : 200))
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(loginPage({ csrfToken: reply.generateCsrf(), interactionId: interaction?.id, clientName: client?.name, ...extra }));
+      .send(loginPage({ csrfToken: reply.generateCsrf(), interactionId: interaction?.id, clientName: client?.name, ...fields }));
   }
 
   app.get('/login', { config: { page: true } }, async (request, reply) => {
@@ -39,6 +43,16 @@ export function loginRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps): v
     if (id !== undefined && !interaction) return expired(reply);
     const username = params.get('username') ?? '';
     const password = params.get('password') ?? '';
+    // Brute-force protection: counted per account and per client IP before the password is checked;
+    // growing delays, then a lock that looks the same whether or not the account exists.
+    const throttle = throttleOf(ctx);
+    const decision = await throttle.loginAttempt(username.slice(0, 256), request.ip);
+    if (decision.kind === 'locked') {
+      ctx.events.emit({ type: 'login.failed', at: ctx.clock.now(), clientId: interaction?.clientId ?? null, detail: { reason: 'locked' } });
+      reply.header('retry-after', String(decision.retryAfterSeconds));
+      return render(reply, interaction, { error: LOCKED, username: username.slice(0, 256), status: 429 });
+    }
+    if (decision.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
     const user = username.length <= 256 ? await ctx.store.findUserByUsername(username) : undefined;
     // Same message and similar timing for an unknown user and a wrong password: always verify a hash.
     const valid = await ctx.passwords.verify(user?.passwordHash ?? ctx.passwords.dummyHash, password);
@@ -47,6 +61,7 @@ export function loginRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps): v
       ctx.events.emit({ type: 'login.failed', at: now, clientId: interaction?.clientId ?? null, detail: { reason: user ? 'wrong password' : 'unknown user' } });
       return render(reply, interaction, { error: WRONG_CREDENTIALS, username: username.slice(0, 256) });
     }
+    await throttle.loginSucceeded(username);
     const session = await startSession(ctx, cookies, request, reply, user.id);
     ctx.events.emit({ type: 'login.succeeded', at: now, userId: user.id, clientId: interaction?.clientId ?? null });
     if (!interaction) return reply.code(303).header('location', '/account').send();

@@ -1,0 +1,292 @@
+import type { CoreContext } from './context.js';
+import { sha256 } from './digest.js';
+import { oauthError, type OAuthError } from './errors.js';
+
+/**
+ * Abuse limits: password guessing (per account and per client IP), client-secret guessing
+ * (SECURITY.md G5, OAuth 2.1 §2.4.1), request rates at /authorize and /token, and the constant
+ * PKCE challenge detector (P8, RFC 9700 §2.1.1).
+ *
+ * Every counter lives in the Store (`hit`: fixed windows), so the limits hold across instances.
+ * The token path pays at most one `hit` for the rate limit, and none at all from a loopback
+ * address by default; a correct client secret costs nothing here.
+ */
+export interface ThrottleSettings {
+  login: {
+    /** Attempts per account (username as typed, existing or not) in one window before delays begin. */
+    freeAttemptsPerAccount: number;
+    /** Attempts per account in one window after which the account is locked until the window ends. */
+    lockAfterPerAccount: number;
+    /** The same two limits per client IP (higher: many people may share one address). */
+    freeAttemptsPerIp: number;
+    lockAfterPerIp: number;
+    /** Length of the window, which is also the longest a lock lasts. */
+    windowSeconds: number;
+    /** First growing delay; each further attempt doubles it, up to maxDelayMs. */
+    baseDelayMs: number;
+    maxDelayMs: number;
+  };
+  clientSecret: {
+    /** Failed client authentications per client_id in one window before that client_id is locked. */
+    lockAfterFailures: number;
+    windowSeconds: number;
+  };
+  rate: {
+    windowSeconds: number;
+    /** Requests per window; 0 turns that limit off. */
+    authorizePerIp: number;
+    authorizePerClient: number;
+    tokenPerIp: number;
+    tokenPerClient: number;
+    /** Per-IP limits do not apply to 127.0.0.1 and ::1 (a local proxy or load test). */
+    exemptLoopback: boolean;
+  };
+  /** P8: how long a client's PKCE challenges are remembered to spot one used twice. 0 turns it off. */
+  pkceReuseWindowSeconds: number;
+}
+
+export const defaultThrottleSettings: ThrottleSettings = {
+  login: {
+    freeAttemptsPerAccount: 5,
+    lockAfterPerAccount: 10,
+    freeAttemptsPerIp: 30,
+    lockAfterPerIp: 100,
+    windowSeconds: 15 * 60,
+    baseDelayMs: 250,
+    maxDelayMs: 4_000,
+  },
+  clientSecret: { lockAfterFailures: 50, windowSeconds: 5 * 60 },
+  rate: {
+    windowSeconds: 60,
+    authorizePerIp: 600,
+    authorizePerClient: 0,
+    tokenPerIp: 1200,
+    tokenPerClient: 0,
+    exemptLoopback: true,
+  },
+  pkceReuseWindowSeconds: 10 * 60,
+};
+
+export interface ThrottleOverrides {
+  login?: Partial<ThrottleSettings['login']>;
+  clientSecret?: Partial<ThrottleSettings['clientSecret']>;
+  rate?: Partial<ThrottleSettings['rate']>;
+  pkceReuseWindowSeconds?: number;
+}
+
+export function resolveThrottleSettings(overrides: ThrottleOverrides | undefined): ThrottleSettings {
+  const d = defaultThrottleSettings;
+  return {
+    login: { ...d.login, ...overrides?.login },
+    clientSecret: { ...d.clientSecret, ...overrides?.clientSecret },
+    rate: { ...d.rate, ...overrides?.rate },
+    pkceReuseWindowSeconds: overrides?.pkceReuseWindowSeconds ?? d.pkceReuseWindowSeconds,
+  };
+}
+
+export type LoginDecision =
+  /** Go on and check the password, after waiting `delayMs` (0 while under the free attempts). */
+  | { kind: 'allow'; delayMs: number }
+  /** Refused without checking the password, the same way for existing and unknown accounts. */
+  | { kind: 'locked'; retryAfterSeconds: number };
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+export function isLoopback(ip: string): boolean {
+  return LOOPBACK.has(ip);
+}
+
+/** Keys may carry user input (a username, a client_id): bounded, and hashed when long. */
+function keyPart(value: string): string {
+  return value.length <= 64 ? value : `sha256:${sha256(value)}`;
+}
+
+/**
+ * 429 Too Many Requests (RFC 6585 §4) with Retry-After. The body's error is invalid_request:
+ * RFC 6749 has no code for "slow down", temporarily_unavailable is registered only for the
+ * authorization endpoint (RFC 6749 §4.1.2.1), while invalid_request is registered at every
+ * endpoint we limit (RFC 6749 §4.1.2.1 and §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3). The status
+ * and Retry-After say what happened; the code stays one every client understands.
+ */
+export class TooManyRequestsError extends Error {
+  readonly retryAfterSeconds: number;
+  readonly oauth: OAuthError;
+  constructor(retryAfterSeconds: number, detail: string) {
+    super('too many requests');
+    this.name = 'TooManyRequestsError';
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    this.oauth = oauthError('invalid_request', {
+      status: 429,
+      description: `Too many requests. Try again in ${this.retryAfterSeconds} seconds.`,
+      detail,
+    });
+  }
+}
+
+export class Throttle {
+  readonly settings: ThrottleSettings;
+  /**
+   * client_id → end of its lock. Filled from the shared counter when this instance sees a failure
+   * past the limit; consulted before a secret is compared (a Map lookup, no Store round trip).
+   * With N instances an attacker gets at most N more guesses once the shared count is over.
+   */
+  private readonly lockedClients = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: CoreContext,
+    settings: ThrottleSettings,
+  ) {
+    this.settings = settings;
+  }
+
+  /**
+   * A login attempt for `username` from `ip`: counted before the password is checked, so parallel
+   * guesses are counted too. Growing delays after the free attempts, then a lock until the window
+   * ends. The username is counted whether or not the account exists, so nothing tells them apart.
+   */
+  async loginAttempt(username: string, ip: string): Promise<LoginDecision> {
+    const s = this.settings.login;
+    const now = this.ctx.clock.now();
+    const windowMs = s.windowSeconds * 1000;
+    const [account, address] = await Promise.all([
+      this.ctx.store.hit(`login:user:${keyPart(username.toLowerCase())}`, now, windowMs),
+      this.ctx.store.hit(`login:ip:${keyPart(ip)}`, now, windowMs),
+    ]);
+    const overAccount = account.count > s.lockAfterPerAccount;
+    const overIp = address.count > s.lockAfterPerIp;
+    if (overAccount || overIp) {
+      // Emitted once per window, on the attempt that crosses the line.
+      if (account.count === s.lockAfterPerAccount + 1 || address.count === s.lockAfterPerIp + 1) {
+        this.ctx.events.emit({
+          type: 'login.locked',
+          at: now,
+          detail: { by: account.count === s.lockAfterPerAccount + 1 ? 'account' : 'ip', until: new Date(overAccount ? account.resetAt : address.resetAt).toISOString() },
+        });
+      }
+      const until = Math.max(overAccount ? account.resetAt : 0, overIp ? address.resetAt : 0);
+      return { kind: 'locked', retryAfterSeconds: Math.max(1, Math.ceil((until - now) / 1000)) };
+    }
+    const extra = Math.max(account.count - s.freeAttemptsPerAccount, address.count - s.freeAttemptsPerIp, 0);
+    if (extra === 0) return { kind: 'allow', delayMs: 0 };
+    return { kind: 'allow', delayMs: Math.min(s.baseDelayMs * 2 ** (extra - 1), s.maxDelayMs) };
+  }
+
+  /** A correct password clears the account's counter (not the IP's: one known account must not reset it). */
+  async loginSucceeded(username: string): Promise<void> {
+    await this.ctx.store.resetHits(`login:user:${keyPart(username.toLowerCase())}`);
+  }
+
+  /** G5 OAuth 2.1 §2.4.1: seconds left on a lock of this client_id, or 0. No Store round trip. */
+  clientLockedFor(clientId: string): number {
+    const until = this.lockedClients.get(clientId);
+    if (until === undefined) return 0;
+    const left = until - this.ctx.clock.now();
+    if (left <= 0) {
+      this.lockedClients.delete(clientId);
+      return 0;
+    }
+    return Math.ceil(left / 1000);
+  }
+
+  /** G5: one failed client authentication. Returns the lock's seconds if this failure is past the limit. */
+  async clientAuthenticationFailed(clientId: string): Promise<number> {
+    const s = this.settings.clientSecret;
+    if (s.lockAfterFailures <= 0) return 0;
+    const now = this.ctx.clock.now();
+    const { count, resetAt } = await this.ctx.store.hit(`client:${keyPart(clientId)}`, now, s.windowSeconds * 1000);
+    if (count <= s.lockAfterFailures) return 0;
+    if (this.lockedClients.size > 10_000) this.lockedClients.clear();
+    this.lockedClients.set(clientId, resetAt);
+    if (count === s.lockAfterFailures + 1) {
+      this.ctx.events.emit({ type: 'client_authentication.locked', at: now, clientId: keyPart(clientId), detail: { until: new Date(resetAt).toISOString() } });
+    }
+    return Math.max(1, Math.ceil((resetAt - now) / 1000));
+  }
+
+  /**
+   * Request rate at /authorize or /token, per client IP and per client_id (as sent: counted before
+   * authentication; read only when the per-client limit is on). Throws TooManyRequestsError when
+   * over. One `hit` per limit that is on.
+   */
+  async checkRate(endpoint: 'authorize' | 'token', ip: string, clientIdOf: () => string | undefined): Promise<void> {
+    const s = this.settings.rate;
+    const perIp = endpoint === 'authorize' ? s.authorizePerIp : s.tokenPerIp;
+    const perClient = endpoint === 'authorize' ? s.authorizePerClient : s.tokenPerClient;
+    const windowMs = s.windowSeconds * 1000;
+    const checkIp = perIp > 0 && !(s.exemptLoopback && isLoopback(ip));
+    if (!checkIp && perClient <= 0) return;
+    const now = this.ctx.clock.now();
+    if (checkIp) {
+      const { count, resetAt } = await this.ctx.store.hit(`rate:${endpoint}:ip:${keyPart(ip)}`, now, windowMs);
+      if (count > perIp) throw this.limited(endpoint, 'ip', resetAt, now, count === perIp + 1, undefined);
+    }
+    const clientId = perClient > 0 ? clientIdOf() : undefined;
+    if (clientId !== undefined) {
+      const { count, resetAt } = await this.ctx.store.hit(`rate:${endpoint}:client:${keyPart(clientId)}`, now, windowMs);
+      if (count > perClient) throw this.limited(endpoint, 'client', resetAt, now, count === perClient + 1, clientId);
+    }
+  }
+
+  private limited(endpoint: string, by: 'ip' | 'client', resetAt: number, now: number, first: boolean, clientId: string | undefined): TooManyRequestsError {
+    if (first) this.ctx.events.emit({ type: 'rate_limit.exceeded', at: now, clientId: clientId === undefined ? null : keyPart(clientId), detail: { endpoint, by } });
+    return new TooManyRequestsError((resetAt - now) / 1000, `rate limit per ${by} at /${endpoint}`);
+  }
+
+  /**
+   * P8 RFC 9700 §2.1.1: "authorization servers are encouraged to make a reasonable effort at
+   * detecting and preventing the use of constant PKCE challenge values". The same challenge from
+   * one client twice within the window is logged as a security event (the request goes on: the
+   * code is still bound to it, and refusing would punish the user, not the client's developer).
+   */
+  async noteCodeChallenge(clientId: string, codeChallenge: string): Promise<void> {
+    const windowSeconds = this.settings.pkceReuseWindowSeconds;
+    if (windowSeconds <= 0) return;
+    const now = this.ctx.clock.now();
+    // Hashed with the client id: the key holds neither value in a form that is worth reading.
+    const { count } = await this.ctx.store.hit(`pkce:${sha256(`${clientId}\u0000${codeChallenge}`)}`, now, windowSeconds * 1000);
+    if (count === 2) this.ctx.events.emit({ type: 'pkce.challenge_reused', at: now, clientId, detail: { reason: 'the same code_challenge was sent twice', window_seconds: windowSeconds } });
+  }
+}
+
+const throttles = new WeakMap<CoreContext, Throttle>();
+
+/** The context's Throttle, built once from `ctx.settings.throttle`. */
+export function throttleOf(ctx: CoreContext): Throttle {
+  let throttle = throttles.get(ctx);
+  if (!throttle) {
+    throttle = new Throttle(ctx, resolveThrottleSettings(ctx.settings.throttle));
+    throttles.set(ctx, throttle);
+  }
+  return throttle;
+}
+
+/** Reads throttle settings from LATCHKEY_* variables (the caller passes the environment). */
+export function throttleSettingsFromEnv(env: Record<string, string | undefined>): ThrottleOverrides {
+  const n = (name: string): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a whole number ≥ 0, got "${text}"`);
+    return value;
+  };
+  const drop = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  const loopback = env.LATCHKEY_RATE_LIMIT_EXEMPT_LOOPBACK;
+  return {
+    login: drop({
+      freeAttemptsPerAccount: n('LATCHKEY_LOGIN_FREE_ATTEMPTS'),
+      lockAfterPerAccount: n('LATCHKEY_LOGIN_LOCK_AFTER'),
+      freeAttemptsPerIp: n('LATCHKEY_LOGIN_FREE_ATTEMPTS_PER_IP'),
+      lockAfterPerIp: n('LATCHKEY_LOGIN_LOCK_AFTER_PER_IP'),
+      windowSeconds: n('LATCHKEY_LOGIN_WINDOW_SECONDS'),
+    }),
+    clientSecret: drop({ lockAfterFailures: n('LATCHKEY_CLIENT_AUTH_LOCK_AFTER'), windowSeconds: n('LATCHKEY_CLIENT_AUTH_WINDOW_SECONDS') }),
+    rate: drop({
+      windowSeconds: n('LATCHKEY_RATE_LIMIT_WINDOW_SECONDS'),
+      authorizePerIp: n('LATCHKEY_RATE_LIMIT_AUTHORIZE_PER_IP'),
+      authorizePerClient: n('LATCHKEY_RATE_LIMIT_AUTHORIZE_PER_CLIENT'),
+      tokenPerIp: n('LATCHKEY_RATE_LIMIT_TOKEN_PER_IP'),
+      tokenPerClient: n('LATCHKEY_RATE_LIMIT_TOKEN_PER_CLIENT'),
+      exemptLoopback: loopback === undefined ? undefined : loopback !== 'false',
+    }),
+  };
+}
