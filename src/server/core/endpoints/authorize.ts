@@ -161,9 +161,7 @@ export async function proceed(
   session: SessionRecord | undefined,
   interaction: InteractionRecord | undefined,
 ): Promise<AuthorizeOutcome> {
-  const loginFresh = session !== undefined && interaction !== undefined && session.authTime >= interaction.createdAt;
-  const needsLogin = session === undefined || (request.prompt.includes('login') && !loginFresh);
-  if (needsLogin) {
+  if (!isLoginSatisfied(request, session, interaction)) {
     // OpenID Connect Core §3.1.2.6: prompt=none and no usable session → login_required.
     if (request.prompt.includes('none')) return { kind: 'redirect', location: errorLocation(ctx, request, oauthError('login_required')) };
     return { kind: 'login', interactionId: (interaction ?? (await createInteraction(ctx, request))).id };
@@ -176,6 +174,20 @@ export async function proceed(
   }
   if (interaction) await ctx.store.deleteInteraction(interaction.id);
   return { kind: 'redirect', location: await issueCode(ctx, request, session) };
+}
+
+/**
+ * Whether `session` may go on with the request: there is one, and (OpenID Connect Core §3.1.2.1)
+ * for prompt=login the user entered their password after the interaction began.
+ */
+export function isLoginSatisfied(
+  request: AuthorizationRequest,
+  session: SessionRecord | undefined,
+  interaction: InteractionRecord | undefined,
+): session is SessionRecord {
+  if (session === undefined) return false;
+  if (!request.prompt.includes('login')) return true;
+  return interaction !== undefined && session.authTime >= interaction.createdAt;
 }
 
 /** The user answered the consent page for `interaction`. */

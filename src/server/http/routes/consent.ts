@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { completeConsent } from '../../core/endpoints/authorize.js';
+import { completeConsent, isLoginSatisfied } from '../../core/endpoints/authorize.js';
 import { currentSession } from '../cookies.js';
 import type { HttpDeps } from '../deps.js';
 import { sendOutcome } from '../outcome.js';
@@ -15,7 +15,8 @@ export function consentRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps):
     const interaction = id && id.length <= 64 ? await ctx.store.findInteraction(id, ctx.clock.now()) : undefined;
     if (!interaction) return expired(reply);
     const session = await currentSession(ctx, cookies, request);
-    if (!session) return reply.code(303).header('location', `/login?interaction=${encodeURIComponent(interaction.id)}`).send();
+    // OIDC Core §3.1.2.1: prompt=login needs a login after the request began; an older session cannot skip it.
+    if (!isLoginSatisfied(interaction.request, session, interaction)) return reply.code(303).header('location', `/login?interaction=${encodeURIComponent(interaction.id)}`).send();
     const [client, user] = await Promise.all([ctx.store.findClient(interaction.clientId), ctx.store.findUserById(session.userId)]);
     if (!client || !user) return expired(reply);
     return reply
@@ -40,7 +41,8 @@ export function consentRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps):
     const interaction = id && id.length <= 64 ? await ctx.store.findInteraction(id, ctx.clock.now()) : undefined;
     if (!interaction) return expired(reply);
     const session = await currentSession(ctx, cookies, request);
-    if (!session) return reply.code(303).header('location', `/login?interaction=${encodeURIComponent(interaction.id)}`).send();
+    // OIDC Core §3.1.2.1: prompt=login needs a login after the request began; an older session cannot skip it.
+    if (!isLoginSatisfied(interaction.request, session, interaction)) return reply.code(303).header('location', `/login?interaction=${encodeURIComponent(interaction.id)}`).send();
     const decision = params.get('decision');
     if (decision !== 'approve' && decision !== 'deny') {
       return reply.code(400).type('text/html; charset=utf-8').send(simpleMessagePage('Choose Allow or Deny', 'The form was sent without a decision.'));
