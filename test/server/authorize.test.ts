@@ -10,6 +10,7 @@ describe('/authorize (RFC 6749 §4.1.1, RFC 9700, OAuth 2.1 §4.1)', () => {
   let loopback: Client;
   let withQuery: Client;
   let devApp: Client;
+  let rawQuery: Client;
 
   beforeAll(async () => {
     [lk, dev] = await Promise.all([startLatchkey(), startLatchkey({ settings: { development: true } })]);
@@ -22,6 +23,7 @@ describe('/authorize (RFC 6749 §4.1.1, RFC 9700, OAuth 2.1 §4.1)', () => {
     });
     withQuery = await lk.createClient({ redirectUris: ['https://app.example/cb?tenant=acme&x=1'] });
     devApp = await dev.createClient({ redirectUris: [APP] });
+    rawQuery = await lk.createClient({ redirectUris: ['https://app.example/cb?flag&x=a%20b&t=~'] });
   });
   afterAll(async () => Promise.all([lk?.close(), dev?.close()]));
 
@@ -106,6 +108,17 @@ describe('/authorize (RFC 6749 §4.1.1, RFC 9700, OAuth 2.1 §4.1)', () => {
     });
   });
 
+  it('R5 OAuth 2.1 §2.3: the registered query is kept byte for byte ("MUST be retained"), not re-encoded', async () => {
+    const jar = new CookieJar();
+    await signIn(lk, jar);
+    const res = await get(authorizeUrl(lk, validParams(rawQuery, { redirect_uri: undefined, prompt: 'none' })), jar);
+    expect(res.status).toBe(303);
+    const raw = res.headers.get('location')!;
+    expect(raw.startsWith('https://app.example/cb?flag&x=a%20b&t=~&'), raw).toBe(true);
+    expect(new URL(raw).searchParams.get('error')).toBe('consent_required');
+    expect(new URL(raw).searchParams.get('iss')).toBe(lk.issuer);
+  });
+
   describe('R7: errors before the client and redirect URI are verified are shown, never redirected', () => {
     it('R7 RFC 6749 §4.1.2.1: a missing client_id gives the error page', async () => {
       const body = await expectErrorPage(await get(authorizeUrl(lk, validParams(app, { client_id: undefined }))));
@@ -142,6 +155,12 @@ describe('/authorize (RFC 6749 §4.1.1, RFC 9700, OAuth 2.1 §4.1)', () => {
       expect(body).not.toContain('differs by');
       expect(body).not.toContain(`${APP}/`);
       expect(body).not.toContain('Registered');
+    });
+
+    it('X7 OAuth 2.1 §7.11: the development page escapes the received redirect_uri (no HTML injection)', async () => {
+      const body = await expectErrorPage(await get(authorizeUrl(dev, validParams(devApp, { redirect_uri: `${APP}"><script>alert(1)</script>` }))));
+      expect(body).not.toContain('<script>alert(1)</script>');
+      expect(body).toContain('&lt;script&gt;');
     });
 
     it('RFC 3986 §2.1: a malformed percent-escape in the query gives the error page, not a 500', async () => {
@@ -306,6 +325,31 @@ describe('/authorize (RFC 6749 §4.1.1, RFC 9700, OAuth 2.1 §4.1)', () => {
       });
       expect(after.status).toBe(303);
       expect(location(after, lk.issuer).searchParams.get('code')).toBeTruthy();
+    });
+
+    it('OIDC Core §3.1.2.1: prompt=login cannot be skipped by going straight to the consent page', async () => {
+      const fresh = await lk.createClient({ redirectUris: [APP] });
+      const jar = new CookieJar();
+      await signIn(lk, jar);
+      const res = await get(authorizeUrl(lk, validParams(fresh, { prompt: 'login' })), jar);
+      const loginUrl = location(res, lk.issuer);
+      expect(loginUrl.pathname).toBe('/login');
+      const interaction = loginUrl.searchParams.get('interaction')!;
+      // The old session must not reach consent for this interaction without a fresh login.
+      const consentGet = await get(new URL(`/consent?interaction=${encodeURIComponent(interaction)}`, lk.issuer), jar);
+      expect(consentGet.status).toBe(303);
+      expect(location(consentGet, lk.issuer).pathname).toBe('/login');
+      // Nor can a consent form (with a valid CSRF token from another page) be posted for it.
+      const accountHtml = await (await fetchWithJar(jar, new URL('/account', lk.issuer))).text();
+      const post = await fetchWithJar(jar, new URL('/consent', lk.issuer), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: hiddenField(accountHtml, '_csrf'), interaction, decision: 'approve' }),
+      });
+      expect(post.status).toBe(303);
+      const target = location(post, lk.issuer);
+      expect(target.pathname).toBe('/login');
+      expect(target.searchParams.get('code')).toBeNull();
     });
 
     it('OIDC Core §3.1.2.1: prompt=consent shows the consent page even when consent is remembered', async () => {
