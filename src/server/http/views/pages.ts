@@ -7,18 +7,23 @@ export function loginPage(input: { csrfToken: string; interactionId?: string; cl
   return layout(
     'Sign in',
     html`<h1>Sign in</h1>
-${input.clientName ? html`<p class="muted">to continue to <span class="client">${input.clientName}</span></p>` : ''}
+${input.clientName ? html`<p class="lead">to continue to <span class="client">${input.clientName}</span></p>` : html`<p class="lead">to manage the applications that can use your account</p>`}
 ${input.error ? html`<div class="alert" role="alert" id="login-error">${input.error}</div>` : ''}
-<form method="post" action="/login" novalidate>
+<form method="post" action="/login" novalidate class="stack">
   <input type="hidden" name="_csrf" value="${input.csrfToken}">
   ${input.interactionId ? html`<input type="hidden" name="interaction" value="${input.interactionId}">` : ''}
-  <label for="username">Username</label>
-  <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus
-    value="${input.username ?? ''}" ${input.error ? html`aria-describedby="login-error" aria-invalid="true"` : ''}>
-  <label for="password">Password</label>
-  <input type="password" id="password" name="password" autocomplete="current-password" required>
-  <div class="actions"><button type="submit">Sign in</button></div>
-</form>`,
+  <div class="field">
+    <label for="username">Username</label>
+    <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus
+      value="${input.username ?? ''}" ${input.error ? html`aria-describedby="login-error" aria-invalid="true"` : ''}>
+  </div>
+  <div class="field">
+    <label for="password">Password</label>
+    <input type="password" id="password" name="password" autocomplete="current-password" required>
+  </div>
+  <div class="actions"><button type="submit" class="wide-button">Sign in</button></div>
+</form>
+${input.clientName ? html`<p class="note">You are signing in at this server, not at ${input.clientName}: your password is never shared with it.</p>` : ''}`,
   );
 }
 
@@ -31,16 +36,21 @@ export function consentPage(input: {
   username: string;
   describeScope: (scope: string) => string;
 }): string {
+  const returnTo = input.client.redirectUris.length === 1 ? originOf(input.client.redirectUris[0]!) : undefined;
   return layout(
     'Allow access?',
-    html`<h1><span class="client">${input.client.name}</span> wants to access your account</h1>
-<p class="muted">Signed in as <strong>${input.username}</strong>. If you allow it, ${input.client.name} will be able to:</p>
+    html`<div class="app-badge" aria-hidden="true">${initials(input.client.name)}</div>
+<h1><span class="client">${input.client.name}</span> wants to access your account</h1>
+<p class="lead">Signed in as <strong>${input.username}</strong>. If you allow it, ${input.client.name} will be able to:</p>
 <ul class="scopes">
-${input.scope.map((s) => html`<li>${input.describeScope(s)} <code>${s}</code></li>`)}
-${input.scope.length === 0 ? html`<li>Know that you signed in (no other access)</li>` : ''}
+${input.scope.map((s) => html`<li><span class="scope-text">${input.describeScope(s)}</span> <code>${s}</code></li>`)}
+${input.scope.length === 0 ? html`<li><span class="scope-text">Know that you signed in (no other access)</span></li>` : ''}
 </ul>
-${input.resource ? html`<p class="muted">Access is for the API at <code>${input.resource}</code>.</p>` : ''}
-<p class="muted">You can withdraw this at any time on your account page.</p>
+<dl class="details">
+  ${input.resource ? html`<dt>Where</dt><dd>Only at the API <code>${input.resource}</code></dd>` : ''}
+  ${returnTo ? html`<dt>Then</dt><dd>You go back to <code>${returnTo}</code></dd>` : ''}
+  <dt>Your password</dt><dd>Is not shared with ${input.client.name}</dd>
+</dl>
 <form method="post" action="/consent">
   <input type="hidden" name="_csrf" value="${input.csrfToken}">
   <input type="hidden" name="interaction" value="${input.interactionId}">
@@ -48,9 +58,25 @@ ${input.resource ? html`<p class="muted">Access is for the API at <code>${input.
     <button type="submit" name="decision" value="approve">Allow</button>
     <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
   </div>
-</form>`,
+</form>
+<p class="note">You can withdraw this at any time on <a href="/account">your account page</a>.</p>`,
     { signedInAs: input.username, csrfToken: input.csrfToken },
   );
+}
+
+function originOf(uri: string): string | undefined {
+  try {
+    const url = new URL(uri);
+    return url.origin === 'null' ? `${url.protocol}//` : url.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Up to two letters for the application's badge: "Latchkey Notes" → "LN". */
+function initials(name: string): string {
+  const letters = name.split(/\s+/).filter((w) => /^\p{L}/u.test(w)).map((w) => w[0]!.toUpperCase());
+  return letters.slice(0, 2).join('') || '?';
 }
 
 export function errorPage(input: { title: string; error: OAuthError; showComparison: boolean }): string {
@@ -61,20 +87,23 @@ export function errorPage(input: { title: string; error: OAuthError; showCompari
 <div class="alert" role="alert"><p><strong>${input.error.code}</strong>: ${input.error.description}</p></div>
 ${
   c && input.showComparison
-    ? html`<dl class="compare">
+    ? html`<h2>What was compared</h2>
+<dl class="compare">
   <dt>Registered</dt><dd>${c.registered.length ? c.registered.map((r) => html`<code>${r}</code><br>`) : html`<em>nothing</em>`}</dd>
   <dt>Received</dt><dd><code>${c.received}</code></dd>
-  <dt>Difference</dt><dd>${c.difference}</dd>
+  <dt>Difference</dt><dd class="difference">${c.difference}</dd>
 </dl>
-<p class="muted">This detail is shown because the server runs in development mode. In production it goes to the server log only.</p>`
+<p class="note">Shown because this server runs in development mode. In production this detail goes only to the server log, for the application's developers.</p>`
     : ''
 }
-<p class="muted">The application that sent you here made a request this server cannot accept, so you were not sent back to it. If you are its developer, check its client registration.</p>`,
+<h2>What now?</h2>
+<p>The application that sent you here made a request this server cannot accept, so for your safety you were not sent back to it. Go back to the application and try again later.</p>
+<p class="note">If you develop this application: the server log has the exact reason. Check the client_id and the redirect_uri, which must match the registration character for character.</p>`,
   );
 }
 
 export function simpleMessagePage(title: string, message: string): string {
-  return layout(title, html`<h1>${title}</h1><p>${message}</p>`);
+  return layout(title, html`<h1>${title}</h1><p class="lead">${message}</p>`);
 }
 
 export function accountPage(input: {
@@ -86,15 +115,16 @@ export function accountPage(input: {
   return layout(
     'Your account',
     html`<h1>Applications with access</h1>
+<p class="lead">These applications can use your account, each only for what you allowed. Revoking access ends their sign-ins and refresh tokens at once.</p>
 ${
   input.applications.length === 0
-    ? html`<p class="muted">You have not given any application access to your account.</p>`
+    ? html`<p class="empty">You have not given any application access to your account.</p>`
     : html`<table>
 <thead><tr><th scope="col">Application</th><th scope="col">Access</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
 <tbody>
 ${input.applications.map(
   (a) => html`<tr>
-  <td><span class="client">${a.client.name}</span><br><span class="muted">since ${new Date(a.consent.grantedAt).toISOString().slice(0, 10)}</span></td>
+  <td><span class="client">${a.client.name}</span><br><span class="muted">since ${new Date(a.consent.grantedAt).toISOString().slice(0, 10)} · ${a.grants.length === 1 ? '1 active sign-in' : `${a.grants.length} active sign-ins`}</span></td>
   <td>${a.consent.scope.map((s) => html`${input.describeScope(s)} <code>${s}</code><br>`)}</td>
   <td><form method="post" action="/account/revoke">
     <input type="hidden" name="_csrf" value="${input.csrfToken}">
@@ -105,6 +135,6 @@ ${input.applications.map(
 )}
 </tbody></table>`
 }`,
-    { signedInAs: input.username, csrfToken: input.csrfToken },
-  ).replace('<main class="card"', '<main class="card wide"');
+    { signedInAs: input.username, csrfToken: input.csrfToken, wide: true },
+  );
 }
