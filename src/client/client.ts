@@ -352,6 +352,10 @@ export class OAuthClient {
       throw error;
     }
     const stored = this.#toStored(refreshed, tokens);
+    // The user may have signed out while the refresh ran: never bring a destroyed session back.
+    if ((await this.#store.get(key))?.tokens === undefined) {
+      throw new NotSignedInError('no_session', 'The session was signed out while its access token was being refreshed. Send the user to the login route.');
+    }
     await this.#store.set(key, { ...session, tokens: stored }, session.expiresAt);
     return stored;
   }
@@ -384,6 +388,8 @@ export class OAuthClient {
     const id = parseSessionId(sessionId);
     if (id === undefined) return { revoked: false };
     const key = await sha256(id);
+    // Let a refresh that is running finish first, so the refresh token revoked is the current one.
+    await this.#inflight.get(key)?.catch(() => undefined);
     const session = await this.#store.get(key);
     await this.#store.delete(key);
     const tokens = session?.tokens;

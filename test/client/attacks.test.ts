@@ -386,6 +386,20 @@ describe('refresh and sign-out', () => {
     expect(store.size).toBe(0);
   });
 
+  it('RFC 7009 §2.1: sign-out during a refresh revokes the new refresh token and the session stays destroyed', async () => {
+    const client = makeClient();
+    const { sessionId, callback } = await started(client);
+    const signedIn = await client.handleCallback(sessionId, callback);
+    as.token = json(200, { access_token: jwt({ sub: 'alice', n: 2 }), token_type: 'Bearer', expires_in: 300, refresh_token: 'refresh-2' });
+    clock += 300_000;
+    const [refresh, signOut] = await Promise.allSettled([client.getAccessToken(signedIn.sessionId), client.signOut(signedIn.sessionId)]);
+    expect(refresh.status).toBe('fulfilled');
+    expect(signOut).toEqual({ status: 'fulfilled', value: { revoked: true } });
+    expect(as.received.find((r) => r.path === '/revoke')!.body.get('token')).toBe('refresh-2');
+    expect(store.size).toBe(0);
+    await expect(client.getAccessToken(signedIn.sessionId)).rejects.toMatchObject({ reason: 'no_session' });
+  });
+
   it('RFC 7009 §2.2.1: a failed revocation is reported, and the session is destroyed anyway', async () => {
     const client = makeClient();
     const { sessionId, callback } = await started(client);
