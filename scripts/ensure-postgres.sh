@@ -6,7 +6,7 @@ set -euo pipefail
 
 HOST=127.0.0.1
 PORT=5432
-WAIT_SECONDS=30
+WAIT_SECONDS="${ENSURE_POSTGRES_WAIT_SECONDS:-30}"
 
 ready() { pg_isready -q -h "$HOST" -p "$PORT"; }
 
