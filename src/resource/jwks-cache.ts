@@ -30,6 +30,8 @@ export interface JwksCacheOptions {
   refetchBurst: number;
   /** A request waits at most this long for the next allowed refetch; beyond that it fails. */
   maxWaitMs: number;
+  /** Called when a reload finds that a key published before is gone. */
+  onKeysRemoved?: () => void;
   /** Whether a token with an unknown kid deserves a refetch at all (cheap checks of its claims). */
   worthRefetching: (header: JWSHeaderParameters, token: FlattenedJWSInput) => boolean;
 }
@@ -64,8 +66,9 @@ const maxRememberedKids = 1024;
 export class JwksCache {
   readonly stats: JwksCacheStats = { fetches: 0, failedFetches: 0, refusedRefetches: 0 };
   private local: LocalSet | null = null;
+  private published = new Set<string>();
   private loadedAt = 0;
-  private lastAttemptAt = Number.NEGATIVE_INFINITY;
+  private lastFailureAt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | null = null;
   /** GCRA "theoretical arrival time" of the next refetch. */
   private tat: number;
@@ -105,6 +108,11 @@ export class JwksCache {
     }
   };
 
+  /** Starts a background refresh if the set is stale (for requests that did not need a key). */
+  touch(): void {
+    if (this.local !== null && this.options.now() - this.loadedAt > this.options.maxAgeMs) this.refreshInBackground();
+  }
+
   /** Loads the set now (or joins the load under way). */
   async refresh(): Promise<void> {
     if (this.inflight === null) {
@@ -116,7 +124,6 @@ export class JwksCache {
   }
 
   private async load(): Promise<void> {
-    this.lastAttemptAt = this.options.now();
     this.stats.fetches += 1;
     let set: JSONWebKeySet;
     try {
@@ -125,18 +132,24 @@ export class JwksCache {
       if (!Array.isArray(set?.keys)) throw new Error('JWKS has no keys array');
     } catch (error) {
       this.stats.failedFetches += 1;
+      this.lastFailureAt = this.options.now();
       // Keep the old set, if any: an issuer that is briefly down must not break verification.
       if (this.local !== null) return;
       throw new JwksUnavailableError(`cannot load the issuer's JWKS: ${error instanceof Error ? error.message : String(error)}`);
     }
+    const keys = new Set(set.keys.map((key) => JSON.stringify(key)));
+    const removed = [...this.published].some((key) => !keys.has(key));
     this.local = createLocalJWKSet(set);
+    this.published = keys;
     this.loadedAt = this.options.now();
     this.missingKids.clear();
+    // A key the issuer withdrew must stop vouching for tokens at once, cached verdicts included.
+    if (removed) this.options.onKeysRemoved?.();
   }
 
   private refreshInBackground(): void {
     // A failing issuer is retried no more than once per refetch interval.
-    if (this.inflight !== null || this.options.now() - this.lastAttemptAt < this.options.refetchIntervalMs) return;
+    if (this.inflight !== null || this.options.now() - this.lastFailureAt < this.options.refetchIntervalMs) return;
     this.refresh().catch(() => undefined);
   }
 

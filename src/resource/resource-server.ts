@@ -3,6 +3,7 @@
  * and answers failures the RFC 6750 §3 way. Framework adapters (./fastify.ts, ./express.ts) only
  * translate requests and replies.
  */
+import { createHash } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { findBearerToken, type BearerRequestParts } from './bearer.js';
 import { bearerError, missingToken, unavailable, type ChallengeContext, type Failure } from './challenge.js';
@@ -48,6 +49,13 @@ export interface ResourceServerOptions {
     /** How long a request may wait for the next allowed refetch before failing. Default 2. */
     maxWaitSeconds?: number;
   };
+  /**
+   * Remember tokens whose signature and fixed claims (iss, aud, typ, alg) were verified, so a
+   * client reusing its token costs a map look-up instead of a signature check. Time claims
+   * (exp, nbf) are checked again on every request; the cache is emptied when the issuer withdraws
+   * a key. `false` verifies every request in full. Default: 10,000 tokens.
+   */
+  verifiedTokenCache?: false | { maxEntries: number };
   /** Timeout for each request to the authorization server, in ms. Default 5,000. */
   timeoutMs?: number;
   fetch?: FetchLike;
@@ -86,7 +94,7 @@ export interface ResourceServer {
   protectedResourceMetadata(): ProtectedResourceMetadata;
   /** Discovers the issuer and loads its keys now, instead of on the first request. */
   ready(): Promise<void>;
-  stats(): { jwks: JwksCacheStats; introspectionCalls: number };
+  stats(): { jwks: JwksCacheStats; introspectionCalls: number; verifiedTokens: number };
 }
 
 const defaultAlgorithms = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA', 'Ed25519'];
@@ -104,6 +112,32 @@ function checkAlgorithms(algorithms: string[]): string[] {
     if (alg === 'none' || /^HS/i.test(alg)) throw new TypeError(`algorithm ${alg} cannot be used to verify access tokens`);
   }
   return [...algorithms];
+}
+
+/** Verified tokens by SHA-256 of the token (no usable token is kept); oldest dropped first. */
+class VerifiedTokens {
+  private readonly entries = new Map<string, AccessToken>();
+  constructor(private readonly maxEntries: number) {}
+  get(key: string): AccessToken | undefined {
+    return this.entries.get(key);
+  }
+  set(key: string, token: AccessToken): void {
+    if (this.maxEntries <= 0) return;
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, token);
+  }
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+  clear(): void {
+    this.entries.clear();
+  }
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
 function splitScope(value: unknown): string[] | null {
@@ -143,6 +177,7 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     return metadata;
   }
 
+  const verified = options.verifiedTokenCache === false ? null : new VerifiedTokens(options.verifiedTokenCache?.maxEntries ?? 10_000);
   const jwksOptions = options.jwks ?? {};
   const jwks = new JwksCache({
     load: async () => {
@@ -154,6 +189,7 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     refetchIntervalMs: (jwksOptions.refetchIntervalSeconds ?? 1) * 1000,
     refetchBurst: Math.max(1, jwksOptions.refetchBurst ?? 3),
     maxWaitMs: (jwksOptions.maxWaitSeconds ?? 2) * 1000,
+    onKeysRemoved: () => verified?.clear(),
     worthRefetching: (header, token) => {
       if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) return false;
       let claims: Record<string, unknown>;
@@ -245,13 +281,31 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
   }
 
   async function verifyJwt(token: string): Promise<AuthenticationResult> {
+    const key = verified === null ? '' : createHash('sha256').update(token).digest('base64url');
+    const known = verified?.get(key);
+    if (known !== undefined) {
+      jwks.touch();
+      // The signature, iss, aud, typ and alg of this exact token were verified before; only the
+      // time claims can have changed their verdict since (RFC 9068 §4 via RFC 7519 §4.1.4, §4.1.5).
+      const seconds = now() / 1000;
+      if (known.claims.exp !== undefined && known.claims.exp <= seconds - clockTolerance) {
+        verified?.delete(key);
+        return invalidToken('The access token has expired.', 'exp: cached token expired');
+      }
+      if (known.claims.nbf !== undefined && known.claims.nbf > seconds + clockTolerance) {
+        return invalidToken('The access token is not valid yet.', 'nbf: cached token not valid yet');
+      }
+      return { ok: true, token: known };
+    }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, jwks.getKey, options.now ? { ...verifyOptions, currentDate: new Date(now()) } : verifyOptions));
     } catch (error) {
       return verificationFailure(error);
     }
-    return accessTokenFrom(payload);
+    const result = accessTokenFrom(payload);
+    if (result.ok) verified?.set(key, result.token);
+    return result;
   }
 
   function accessTokenFrom(claims: JWTPayload): AuthenticationResult {
@@ -261,7 +315,9 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     if (scope === null) return invalidToken('The access token has an invalid scope claim.', 'scope is not a string');
     if (typeof claims.sub !== 'string') return invalidToken('The access token has an invalid sub claim.', 'sub is not a string');
     if (typeof clientId !== 'string') return invalidToken('The access token has an invalid client_id claim.', 'client_id is not a string');
-    return { ok: true, token: { sub: claims.sub, scope, clientId, claims } };
+    // Frozen: one verified token may serve many requests (see verifiedTokenCache).
+    const token: AccessToken = Object.freeze({ sub: claims.sub, scope: Object.freeze(scope) as string[], clientId, claims: Object.freeze({ ...claims }) });
+    return { ok: true, token };
   }
 
   async function introspect(token: string, introspection: Introspector): Promise<AuthenticationResult> {
@@ -357,6 +413,6 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
       await authorizationServer();
       if (introspector === null) await jwks.refresh();
     },
-    stats: () => ({ jwks: { ...jwks.stats }, introspectionCalls: introspector?.calls ?? 0 }),
+    stats: () => ({ jwks: { ...jwks.stats }, introspectionCalls: introspector?.calls ?? 0, verifiedTokens: verified?.size ?? 0 }),
   };
 }

@@ -184,3 +184,46 @@ describe('discovery (RFC 8414)', () => {
 function jwksHitsOf(issuer: TestIssuer): number {
   return issuer.hits.get('/jwks.json') ?? 0;
 }
+
+describe('verified-token cache', () => {
+  it('a token reused by its client is verified once; exp is still checked on every request', async () => {
+    let clock = Date.now();
+    const issuer = await startTestIssuer();
+    cleanup.push(() => issuer.close());
+    const server = createResourceServer({ issuer: issuer.issuer, audience: testAudience, clockToleranceSeconds: 0, now: () => clock });
+    const token = await issuer.mint({ expiresIn: 60 });
+    const request = () => new Request('https://notes.example/api/notes', { headers: { authorization: `Bearer ${token}` } });
+    for (let i = 0; i < 3; i += 1) expect((await server.authenticate(request())).ok).toBe(true);
+    expect(server.stats().verifiedTokens).toBe(1);
+    clock += 61_000;
+    expect(await server.authenticate(request())).toMatchObject({ ok: false, status: 401, body: { error_description: 'The access token has expired.' } });
+  });
+
+  it('a key the issuer withdraws stops vouching for tokens it signed, even ones verified before', async () => {
+    const { issuer, server, api } = await setUp({ jwks: { maxAgeSeconds: 0.1 } });
+    const token = await issuer.mint();
+    expect(await call(api, token)).toBe(200);
+    expect(server.stats().verifiedTokens).toBe(1);
+    await issuer.rotate();
+    issuer.keys.splice(0, 1); // key-1 leaves the JWKS
+    await sleep(150);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10 && statuses.at(-1) !== 401; i += 1) {
+      statuses.push(await call(api, token));
+      await sleep(20);
+    }
+    expect(statuses.at(-1)).toBe(401);
+    expect(await call(api, await issuer.mint())).toBe(200);
+  });
+
+  it('verifiedTokenCache: false verifies every request in full', async () => {
+    const issuer = await startTestIssuer();
+    cleanup.push(() => issuer.close());
+    const server = createResourceServer({ issuer: issuer.issuer, audience: testAudience, verifiedTokenCache: false });
+    const token = await issuer.mint();
+    const request = () => new Request('https://notes.example/api/notes', { headers: { authorization: `Bearer ${token}` } });
+    expect((await server.authenticate(request())).ok).toBe(true);
+    expect((await server.authenticate(request())).ok).toBe(true);
+    expect(server.stats().verifiedTokens).toBe(0);
+  });
+});

@@ -42,6 +42,7 @@ beforeAll(async () => {
     jwks: { keys: [signingJwk] },
     scopes: ['notes:read', 'notes:write'],
     features: {
+      devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       resourceIndicators: {
