@@ -152,7 +152,8 @@ function handleError(ctx: CoreContext, metrics: HttpMetrics, error: FastifyError
     return sendErrorPage(ctx, request, reply, new OAuthError(oauth.code, { description: oauth.description, redirectable: false, status: oauth.status }));
   }
   // G6 OAuth 2.1 §3.2.4 / RFC 6749 §5.2: invalid_client after an Authorization header → 401 with a matching challenge.
-  if (oauth.code === 'invalid_client' && request.headers.authorization !== undefined) {
+  // RFC 9110 §15.5.2: every 401 "MUST send a WWW-Authenticate header field", with or without that header.
+  if (oauth.code === 'invalid_client' && oauth.status === 401) {
     reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"');
   }
   metrics.errors.inc({ error: oauth.code, route: request.routeOptions.url ?? 'unmatched' });
