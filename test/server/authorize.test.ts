@@ -198,6 +198,10 @@ describe('/authorize (RFC 6749 §4.1.1, RFC 9700, OAuth 2.1 §4.1)', () => {
       expectRedirectError(lk, await get(authorizeUrl(lk, validParams(app, { scope: 'notes:read admin' }))), APP, 'invalid_scope', 'st-123');
     });
 
+    it('A2 RFC 8707 §2: a resource the client is not registered for gives invalid_target', async () => {
+      expectRedirectError(lk, await get(authorizeUrl(lk, validParams(app, { resource: 'https://api.example/notes' }))), APP, 'invalid_target', 'st-123');
+    });
+
     it('X6 OAuth 2.1 §3.1: unknown parameters are ignored', async () => {
       await expectAccepted(await get(authorizeUrl(lk, validParams(app, { foo: 'bar', nonce_like: 'x', claims: '{}' }))));
     });

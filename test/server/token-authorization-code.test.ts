@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/server/core/digest.js';
 import { ManualClock } from '../../src/server/platform/clock.js';
-import { startLatchkey, type TestLatchkey } from '../helpers/latchkey.js';
-import { ALICE, APP, type Client, basic, expectOAuthError, introspect, obtainCode, postForm, redeem, refresh } from './support.js';
+import { authorizeOverHttp, startLatchkey, type TestLatchkey } from '../helpers/latchkey.js';
+import { pkcePair } from '../helpers/pkce.js';
+import { ALICE, APP, type Client, authorizeUrl, basic, expectOAuthError, introspect, obtainCode, postForm, redeem, refresh, validParams } from './support.js';
 
 describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3)', () => {
   let lk: TestLatchkey;
@@ -70,6 +71,15 @@ describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.
     it('RFC 6749 §3.2.1: a confidential client without its secret gives invalid_client', async () => {
       const res = await redeem(lk, { clientId: confidential.clientId }, await obtainCode(lk, confidential), 'none');
       expectOAuthError(res, 401, 'invalid_client');
+    });
+
+    it('G6 RFC 9110 §15.5.2: a 401 without an Authorization header still carries a WWW-Authenticate challenge', async () => {
+      const noCredentials = await postForm(lk, '/token', { grant_type: 'authorization_code', code: 'x', code_verifier: 'y'.repeat(43) });
+      expectOAuthError(noCredentials, 401, 'invalid_client');
+      expect(noCredentials.headers.get('www-authenticate')).toMatch(/^Basic /);
+      const missingSecret = await redeem(lk, { clientId: confidential.clientId }, await obtainCode(lk, confidential), 'none');
+      expectOAuthError(missingSecret, 401, 'invalid_client');
+      expect(missingSecret.headers.get('www-authenticate')).toMatch(/^Basic /);
     });
 
     it('RFC 6749 §2.3: two authentication methods at once give invalid_request', async () => {
@@ -225,6 +235,20 @@ describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.
       expect(typeof payload.jti).toBe('string');
       expect(payload.exp! - payload.iat!).toBe(res.body.expires_in);
       expect(res.body.scope).toBe('notes:read profile');
+    });
+
+    it('A2 RFC 8707 §2: a registered resource becomes the audience; another resource at /token gives invalid_target', async () => {
+      const api = 'https://api.example/notes';
+      const withResource = await lk.createClient({ redirectUris: [APP], resources: [api] });
+      const pkce = pkcePair();
+      const callback = await authorizeOverHttp(authorizeUrl(lk, validParams(withResource, { resource: api, code_challenge: pkce.challenge })), ALICE);
+      const code = callback.searchParams.get('code')!;
+      const wrong = await postForm(lk, '/token', { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: pkce.verifier, resource: 'https://api.example/other' }, withResource);
+      expectOAuthError(wrong, 400, 'invalid_target');
+      const res = await postForm(lk, '/token', { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: pkce.verifier, resource: api }, withResource);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const { payload } = await jwtVerify(String(res.body.access_token), createRemoteJWKSet(new URL('/jwks.json', lk.issuer)), { issuer: lk.issuer, audience: api });
+      expect(payload.aud).toBe(api);
     });
 
     it('X5 OAuth 2.1 §3.2.3: the token response has Cache-Control: no-store and is JSON', async () => {

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/server/platform/clock.js';
 import { startLatchkey, type TestLatchkey } from '../helpers/latchkey.js';
-import { ALICE, APP, BOB, type Client, expectOAuthError, introspect, refresh, tokensFor } from './support.js';
+import { ALICE, APP, BOB, type Client, expectOAuthError, introspect, postForm, refresh, tokensFor } from './support.js';
 
 const WINDOW_MS = 5_000;
 
@@ -108,7 +108,6 @@ describe('/token grant_type=refresh_token (RFC 6749 §6, RFC 9700 §4.14.2)', ()
   it('RFC 6749 §6: a missing or unknown refresh_token gives invalid_request / invalid_grant', async () => {
     const res = await refresh(lk, client, 'unknown-token');
     expectOAuthError(res, 400, 'invalid_grant');
-    const { postForm } = await import('./support.js');
     expectOAuthError(await postForm(lk, '/token', { grant_type: 'refresh_token' }, client), 400, 'invalid_request');
   });
 
