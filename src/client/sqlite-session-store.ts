@@ -3,7 +3,9 @@
  * can be shared by processes on one machine. Tokens are stored in clear: protect the file like
  * any other secret of the application (file permissions, disk encryption).
  */
-import Database from 'better-sqlite3';
+// Type-only: the driver is loaded by open(), so applications using another store never load the
+// native module just by importing latchkey/client.
+import type Database from 'better-sqlite3';
 import type { SessionData, SessionStore } from './session-store.js';
 
 export class SqliteSessionStore implements SessionStore {
@@ -33,8 +35,9 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /** Opens (creating if needed) the file; `:memory:` works for tests. */
-  static open(filename: string, options: { now?: () => number } = {}): SqliteSessionStore {
-    const db = new Database(filename);
+  static async open(filename: string, options: { now?: () => number } = {}): Promise<SqliteSessionStore> {
+    const { default: DatabaseConstructor } = await import('better-sqlite3');
+    const db = new DatabaseConstructor(filename);
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -62,14 +62,14 @@ describe('interop with oidc-provider', () => {
     try {
       let clock = Date.now();
       const file = join(dir, 'sessions.db');
-      const before = SqliteSessionStore.open(file, { now: () => clock });
+      const before = await SqliteSessionStore.open(file, { now: () => clock });
       const first = oidcClient(op.issuer, REDIRECT_URI, 'client_secret_post', { store: before, now: () => clock });
       const started = await first.startAuthorization();
       const { sessionId } = await first.handleCallback(started.sessionId, await authorizeAtOidcProvider(new TestBrowser(), started.url));
       const token = await first.getAccessToken(sessionId);
       before.close();
 
-      const after = SqliteSessionStore.open(file, { now: () => clock });
+      const after = await SqliteSessionStore.open(file, { now: () => clock });
       const second = oidcClient(op.issuer, REDIRECT_URI, 'client_secret_post', { store: after, now: () => clock });
       expect((await second.getUser(sessionId))?.sub).toBe('alice');
       expect(await second.getAccessToken(sessionId)).toBe(token);

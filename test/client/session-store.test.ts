@@ -18,7 +18,7 @@ interface Subject {
   close(): void;
 }
 
-const adapters: Array<[string, () => Subject]> = [
+const adapters: Array<[string, () => Subject | Promise<Subject>]> = [
   [
     'MemorySessionStore',
     () => {
@@ -28,9 +28,9 @@ const adapters: Array<[string, () => Subject]> = [
   ],
   [
     'SqliteSessionStore',
-    () => {
+    async () => {
       let clock = 1_000_000;
-      const store = SqliteSessionStore.open(join(dir, `${Math.random().toString(36).slice(2)}.db`), { now: () => clock });
+      const store = await SqliteSessionStore.open(join(dir, `${Math.random().toString(36).slice(2)}.db`), { now: () => clock });
       return { store, advance: (ms) => (clock += ms), close: () => store.close() };
     },
   ],
@@ -44,7 +44,7 @@ const session = (expiresAt: number): SessionData => ({
 
 describe.each(adapters)('%s contract', (_name, make) => {
   it('stores, returns and replaces a session by key', async () => {
-    const { store, close } = make();
+    const { store, close } = await make();
     expect(await store.get('k')).toBeUndefined();
     await store.set('k', session(2_000_000), 2_000_000);
     expect(await store.get('k')).toEqual(session(2_000_000));
@@ -55,7 +55,7 @@ describe.each(adapters)('%s contract', (_name, make) => {
   });
 
   it('returns nothing once a session expired', async () => {
-    const { store, advance, close } = make();
+    const { store, advance, close } = await make();
     await store.set('k', session(1_000_500), 1_000_500);
     advance(499);
     expect(await store.get('k')).toBeDefined();
@@ -65,7 +65,7 @@ describe.each(adapters)('%s contract', (_name, make) => {
   });
 
   it('deletes a session; deleting an unknown key is fine', async () => {
-    const { store, close } = make();
+    const { store, close } = await make();
     await store.set('k', session(2_000_000), 2_000_000);
     await store.delete('k');
     await store.delete('never');
@@ -74,7 +74,7 @@ describe.each(adapters)('%s contract', (_name, make) => {
   });
 
   it('returns a copy: changing the result does not change the stored session', async () => {
-    const { store, close } = make();
+    const { store, close } = await make();
     await store.set('k', session(2_000_000), 2_000_000);
     const read = (await store.get('k'))!;
     read.user!.sub = 'mallory';
@@ -87,11 +87,11 @@ describe('SqliteSessionStore', () => {
   it('keeps sessions across a reopen of the same file, and purges expired rows', async () => {
     let clock = 1_000_000;
     const file = join(dir, 'reopen.db');
-    const first = SqliteSessionStore.open(file, { now: () => clock });
+    const first = await SqliteSessionStore.open(file, { now: () => clock });
     await first.set('live', session(5_000_000), 5_000_000);
     await first.set('old', session(1_000_100), 1_000_100);
     first.close();
-    const second = SqliteSessionStore.open(file, { now: () => clock });
+    const second = await SqliteSessionStore.open(file, { now: () => clock });
     expect((await second.get('live'))?.user?.sub).toBe('alice');
     clock += 200;
     expect(second.purgeExpired()).toBe(1);
