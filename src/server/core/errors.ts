@@ -69,11 +69,12 @@ export class OAuthError extends Error {
 
   constructor(code: OAuthErrorCode, options: OAuthErrorOptions = {}) {
     const entry = errorCatalogue[code];
-    super(options.description ?? entry.description);
+    const description = wireSafe(options.description ?? entry.description);
+    super(description);
     this.name = 'OAuthError';
     this.code = code;
     this.status = options.status ?? entry.status;
-    this.description = options.description ?? entry.description;
+    this.description = description;
     this.detail = options.detail;
     this.redirectable = options.redirectable ?? true;
     this.comparison = options.comparison;
@@ -83,6 +84,15 @@ export class OAuthError extends Error {
   toJSON(): { error: OAuthErrorCode; error_description: string } {
     return { error: this.code, error_description: this.description };
   }
+}
+
+/**
+ * RFC 6749 §4.1.2.1, §5.2: error_description "MUST NOT include characters outside the set
+ * %x20-21 / %x23-5B / %x5D-7E". Descriptions may quote what the caller sent (a grant_type, a
+ * parameter name), so anything else becomes "?".
+ */
+function wireSafe(text: string): string {
+  return text.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/gu, '?');
 }
 
 export function oauthError(code: OAuthErrorCode, options?: OAuthErrorOptions): OAuthError {
