@@ -270,6 +270,16 @@ describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.
       expectOAuthError(await postForm(lk, '/token', { grant_type: 'client_credentials' }, confidential), 400, 'unsupported_grant_type');
     });
 
+    it('RFC 6749 §5.2: error_description never carries characters outside %x20-21 / %x23-5B / %x5D-7E, whatever was sent', async () => {
+      const allowed = /^[\x20-\x21\x23-\x5B\x5D-\x7E]*$/;
+      const unsupported = await postForm(lk, '/token', { grant_type: 'ü"\\<script>\n' }, confidential);
+      expectOAuthError(unsupported, 400, 'unsupported_grant_type');
+      expect(String(unsupported.body.error_description)).toMatch(allowed);
+      const tooLong = await postForm(lk, '/token', { grant_type: 'authorization_code', ['n"ä\\me']: 'x'.repeat(5000) }, confidential);
+      expectOAuthError(tooLong, 400, 'invalid_request');
+      expect(String(tooLong.body.error_description)).toMatch(allowed);
+    });
+
     it('RFC 6749 §5.2: a missing grant_type gives invalid_request', async () => {
       expectOAuthError(await postForm(lk, '/token', { code: 'x' }, confidential), 400, 'invalid_request');
     });
