@@ -1,7 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeOverHttp } from '../helpers/latchkey.js';
-import { alice, redirectUri, startInteropServer, type InteropServer } from './setup.js';
+import { alice, oauthErrorOf, redirectUri, startInteropServer, type InteropServer } from './setup.js';
 
 /**
  * oauth4webapi v3 (panva), the low-level client openid-client is built on, drives a running
@@ -136,10 +136,10 @@ describe('oauth4webapi v3 against Latchkey', () => {
     await server.verifyAccessToken(refreshed.access_token);
 
     // RFC 7662 §2.1: a public client cannot authenticate, so it may not introspect.
-    const introspection = await rejection(
+    const introspection = await oauthErrorOf(
       oauth.introspectionRequest(as, client, auth, refreshed.access_token, insecure).then((r) => oauth.processIntrospectionResponse(as, client, r)),
     );
-    expect(introspection).toMatchObject({ error: 'invalid_client' });
+    expect(introspection).toMatchObject({ status: 401, error: 'invalid_client' });
 
     await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, auth, refreshed.refresh_token!, insecure));
     const error = await rejection(

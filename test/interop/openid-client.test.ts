@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeOverHttp } from '../helpers/latchkey.js';
-import { alice, redirectUri, startInteropServer, type InteropServer } from './setup.js';
+import { alice, oauthErrorOf, redirectUri, startInteropServer, type InteropServer } from './setup.js';
 
 /**
  * openid-client v6 (panva), an independent and widely used client, drives a running Latchkey:
@@ -55,12 +55,7 @@ async function authorize(config: client.Configuration, scope: string): Promise<{
 }
 
 async function expectOAuthError(promise: Promise<unknown>, error: string): Promise<void> {
-  const thrown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(thrown, `expected the server to answer ${error}`).toBeInstanceOf(client.ResponseBodyError);
-  expect((thrown as client.ResponseBodyError).error).toBe(error);
+  expect((await oauthErrorOf(promise)).error, `expected the server to answer ${error}`).toBe(error);
 }
 
 describe('openid-client v6 against Latchkey', () => {
@@ -151,7 +146,7 @@ describe('openid-client v6 against Latchkey', () => {
     await server.verifyAccessToken(refreshed.access_token);
 
     // RFC 7662 §2.1: introspection requires client authentication, which a public client lacks.
-    await expectOAuthError(client.tokenIntrospection(config, refreshed.access_token), 'invalid_client');
+    expect(await oauthErrorOf(client.tokenIntrospection(config, refreshed.access_token))).toMatchObject({ status: 401, error: 'invalid_client' });
 
     // RFC 7009 §2.1: public clients may revoke their own tokens.
     await client.tokenRevocation(config, refreshed.refresh_token!);

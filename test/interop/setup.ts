@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { ResponseBodyError, WWWAuthenticateChallengeError } from 'oauth4webapi';
 import { startLatchkey, type TestLatchkey } from '../helpers/latchkey.js';
 
 /** The user every interop flow signs in as. */
@@ -31,4 +32,25 @@ export async function startInteropServer(): Promise<InteropServer> {
     },
     close: () => lk.close(),
   };
+}
+
+/**
+ * The OAuth error a client library surfaced from a rejected promise: a ResponseBodyError (the error
+ * body), or, for a 401 with a WWW-Authenticate challenge (G6 OAuth 2.1 §3.2.4), a
+ * WWWAuthenticateChallengeError whose response still carries the error body. openid-client
+ * re-exports both classes from oauth4webapi.
+ */
+export async function oauthErrorOf(promise: Promise<unknown>): Promise<{ status: number; error: unknown; challenged: boolean }> {
+  const thrown = await promise.then(
+    () => {
+      throw new Error('expected the server to refuse the request');
+    },
+    (e: unknown) => e,
+  );
+  if (thrown instanceof ResponseBodyError) return { status: thrown.status, error: thrown.error, challenged: false };
+  if (thrown instanceof WWWAuthenticateChallengeError) {
+    const body = (await thrown.response.json()) as { error?: unknown };
+    return { status: thrown.status, error: body.error, challenged: true };
+  }
+  throw thrown;
 }
