@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
 import { createUser, registerClient, RegistrationError } from '../server/admin.js';
 import { ConfigError, loadKeyEncryptionKey } from '../server/config.js';
@@ -9,9 +9,17 @@ import { systemClock } from '../server/platform/clock.js';
 import { argon2Hasher } from '../server/platform/password-hasher.js';
 import { openStore } from '../server/store/open-store.js';
 import { serve } from './serve.js';
+import { doctorCommand } from './doctor.js';
+import { eventsCommand, UsageError } from './events.js';
 
 const program = new Command();
-program.name('latchkey').description('Latchkey: an OAuth 2.1 authorization server for the Authorization Code Grant with PKCE').showHelpAfterError();
+// Bad arguments: commander prints one `error: …` line and we exit 2 (exitOverride is inherited by
+// every subcommand defined below); --help and --version still exit 0.
+program
+  .name('latchkey')
+  .description('Latchkey: an OAuth 2.1 authorization server for the Authorization Code Grant with PKCE')
+  .configureOutput({ outputError: (message, write) => write(`${message.trimEnd()} (see --help)\n`) })
+  .exitOverride();
 
 const databaseOption = () =>
   new Option('--database <path-or-url>', 'SQLite file or postgres:// URL').env('LATCHKEY_DATABASE').default('./latchkey.db');
@@ -175,6 +183,9 @@ program
     }),
   );
 
+program.addCommand(eventsCommand(databaseOption).copyInheritedSettings(program));
+program.addCommand(doctorCommand(databaseOption).copyInheritedSettings(program));
+
 function publicView(c: { id: string; name: string; secretHash: string | null; redirectUris: string[]; scopes: string[]; grantTypes: string[]; resources: string[]; createdAt: number }) {
   return {
     client_id: c.id,
@@ -224,7 +235,11 @@ function fail(message: string): never {
 
 /** One clear line for an expected failure; never a stack trace for bad input. */
 export function reportFailure(error: unknown): number {
-  if (error instanceof RegistrationError || error instanceof ConfigError || error instanceof StoreConflictError) {
+  if (error instanceof CommanderError) {
+    // commander has already printed its one-line message.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof RegistrationError || error instanceof ConfigError || error instanceof StoreConflictError || error instanceof UsageError) {
     console.error(`${pc.red('error:')} ${error.message}`);
     return 2;
   }

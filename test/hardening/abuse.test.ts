@@ -273,7 +273,7 @@ describe('Request size, header size, parameter count and time limits', () => {
   });
 
   it('the server has request, header and connection time limits', () => {
-    const server = lk.server.app.server;
+    const server = lk.server.app.server as import('node:http').Server & { maxHeaderSize?: number };
     expect(server.requestTimeout).toBe(30_000);
     expect(server.headersTimeout).toBe(10_000);
     expect(server.maxHeaderSize).toBe(8 * 1024);

@@ -55,8 +55,8 @@ describe('Secrets never reach the logs (full flows at debug level)', () => {
       }
       const code = callback.searchParams.get('code')!;
       secrets.set(`code ${client.clientId}`, code);
-      const auth = client.clientSecret ? { authorization: basic(client.clientId, client.clientSecret) } : {};
-      const extra = client.clientSecret ? {} : { client_id: client.clientId };
+      const auth: Record<string, string> = client.clientSecret ? { authorization: basic(client.clientId, client.clientSecret) } : {};
+      const extra: Record<string, string> = client.clientSecret ? {} : { client_id: client.clientId };
       const token = (await (await postForm(`${lk.url}/token`, { grant_type: 'authorization_code', code, code_verifier: verifier, ...extra }, auth)).json()) as Record<string, string>;
       expect(token.access_token).toBeTruthy();
       secrets.set(`access ${client.clientId}`, token.access_token!);

@@ -7,6 +7,7 @@ import type { CoreContext } from '../core/context.js';
 import { OAuthError, isOAuthError, oauthError } from '../core/errors.js';
 import { StoreUnavailableError } from '../core/ports.js';
 import { TooManyRequestsError } from '../core/throttle.js';
+import { readClientSecretBasic } from '../core/client-auth/client-secret-basic.js';
 import { cookieSettings } from './cookies.js';
 import type { HttpDeps } from './deps.js';
 import { sendErrorPage } from './outcome.js';
@@ -157,6 +158,29 @@ function handleError(ctx: CoreContext, metrics: HttpMetrics, error: FastifyError
     reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"');
   }
   metrics.errors.inc({ error: oauth.code, route: request.routeOptions.url ?? 'unmatched' });
-  if (oauth.code === 'invalid_client') ctx.events.emit({ type: 'client_authentication.failed', at: ctx.clock.now(), detail: { reason: oauth.detail, endpoint: request.routeOptions.url } });
+  // The machine-readable reason goes to the audit trail under the client_id that was sent, so the
+  // client's developers can see it (`latchkey events --client ID`); the caller gets only the code.
+  const event = oauth.code === 'invalid_client' ? 'client_authentication.failed' : 'request.rejected';
+  if (oauth.code === 'invalid_client' || (oauth.detail !== undefined && oauth.status < 500)) {
+    ctx.events.emit({ type: event, at: ctx.clock.now(), clientId: claimedClientId(request), detail: { error: oauth.code, reason: oauth.detail, endpoint: request.routeOptions.url } });
+  }
   return reply.code(oauth.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(oauth.toJSON());
+}
+
+/** The client_id the request names (body, query or Basic credentials), unauthenticated; bounded. */
+function claimedClientId(request: FastifyRequest): string | null {
+  let id: string | undefined;
+  try {
+    id = readParams(request).get('client_id');
+  } catch {
+    id = undefined;
+  }
+  if (id === undefined) {
+    try {
+      id = readClientSecretBasic(request.headers.authorization)?.clientId;
+    } catch {
+      id = undefined;
+    }
+  }
+  return id === undefined ? null : id.slice(0, 128);
 }
