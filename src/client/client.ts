@@ -313,29 +313,43 @@ export class OAuthClient {
     const id = parseSessionId(sessionId);
     if (id === undefined) throw new NotSignedInError('no_session', 'No session cookie: the user is not signed in. Send them to the login route.');
     const key = await sha256(id);
-    // The read and the refresh both happen inside the flight: a call that arrives while a refresh
-    // runs waits for it instead of reading the old, already rotated refresh token from the store.
-    let flight = this.#inflight.get(key);
-    if (flight === undefined) {
-      flight = this.#freshTokens(key).finally(() => {
-        if (this.#inflight.get(key) === flight) this.#inflight.delete(key);
-      });
-      this.#inflight.set(key, flight);
-    }
-    return (await flight).accessToken;
+    return (await this.#flight(key, undefined)).accessToken;
   }
 
-  async #freshTokens(key: string): Promise<StoredTokens> {
+  /**
+   * The read and the refresh both happen inside the flight: a call that arrives while a refresh
+   * runs waits for it instead of reading the old, already rotated refresh token from the store.
+   * `rejected` is an access token a resource server refused: it is refreshed even if unexpired,
+   * unless the flight already replaced it.
+   */
+  async #flight(key: string, rejected: string | undefined): Promise<StoredTokens> {
+    for (;;) {
+      let flight = this.#inflight.get(key);
+      const joined = flight !== undefined;
+      if (flight === undefined) {
+        const started: Promise<StoredTokens> = this.#freshTokens(key, rejected).finally(() => {
+          if (this.#inflight.get(key) === started) this.#inflight.delete(key);
+        });
+        this.#inflight.set(key, started);
+        flight = started;
+      }
+      const tokens = await flight;
+      if (!joined || rejected === undefined || tokens.accessToken !== rejected) return tokens;
+    }
+  }
+
+  async #freshTokens(key: string, rejected: string | undefined): Promise<StoredTokens> {
     const session = await this.#store.get(key);
     const tokens = session?.tokens;
     if (session === undefined || tokens === undefined) {
       throw new NotSignedInError('no_session', 'This session is not signed in (it never was, it expired, or it signed out). Send the user to the login route.');
     }
     const now = this.#now();
-    if (tokens.expiresAt === null || tokens.expiresAt - (this.config.refreshBeforeExpiryMs ?? 30_000) > now) return tokens;
+    const refused = rejected !== undefined && tokens.accessToken === rejected;
+    if (!refused && (tokens.expiresAt === null || tokens.expiresAt - (this.config.refreshBeforeExpiryMs ?? 30_000) > now)) return tokens;
     if (tokens.refreshToken === null) {
       await this.#store.delete(key);
-      throw new NotSignedInError('expired', 'The access token expired and the server issued no refresh token, so the session was signed out. Ask for offline access (e.g. the refresh_token grant or offline_access scope) to stay signed in longer.');
+      throw new NotSignedInError('expired', 'The access token expired (or a resource server refused it) and the server issued no refresh token, so the session was signed out. Ask for offline access (e.g. the refresh_token grant or offline_access scope) to stay signed in longer.');
     }
     const metadata = await this.metadata();
     let refreshed: TokenResponse;
@@ -371,12 +385,28 @@ export class OAuthClient {
     };
   }
 
-  /** fetch() with the session's access token as a Bearer token (RFC 6750 §2.1). */
+  /**
+   * fetch() with the session's access token as a Bearer token (RFC 6750 §2.1). If the resource
+   * server answers 401 with `error="invalid_token"`, the token is refreshed once and the request
+   * retried (RFC 6750 §3.1: the client MAY request a new access token and retry), provided the
+   * body can be sent twice (none, a string, URLSearchParams, bytes or a Blob).
+   */
   async fetchWithToken(sessionId: string | undefined, input: string | URL, init: RequestInit = {}): Promise<Response> {
     const token = await this.getAccessToken(sessionId);
-    const headers = new Headers(init.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    return this.#fetch(input, { ...init, headers });
+    const send = (accessToken: string) => {
+      const headers = new Headers(init.headers);
+      headers.set('authorization', `Bearer ${accessToken}`);
+      return this.#fetch(input, { ...init, headers });
+    };
+    const response = await send(token);
+    const body = init.body;
+    const replayable = body === undefined || body === null || typeof body === 'string' || body instanceof URLSearchParams || body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof Blob;
+    const challenge = response.headers.get('www-authenticate') ?? '';
+    if (response.status !== 401 || !replayable || !/^\s*bearer\b.*\berror\s*=\s*"?invalid_token\b/i.test(challenge)) return response;
+    await response.body?.cancel();
+    const id = parseSessionId(sessionId)!;
+    const fresh = await this.#flight(await sha256(id), token);
+    return send(fresh.accessToken);
   }
 
   /**

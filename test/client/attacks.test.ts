@@ -42,6 +42,7 @@ beforeEach(() => {
   as.metadata.token_endpoint = `${as.issuer}/token`;
   as.token = json(200, { access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 300, refresh_token: 'refresh-1', scope: 'api:read' });
   as.revocation = { status: 200, body: '' };
+  as.api = [];
 });
 
 function makeClient(extra: Partial<OAuthClientConfig> = {}): OAuthClient {
@@ -373,6 +374,34 @@ describe('refresh and sign-out', () => {
     clock += 300_000;
     expect(await failure(client.getAccessToken(signedIn.sessionId))).toBeInstanceOf(UnexpectedResponseError);
     expect(await client.getUser(signedIn.sessionId)).toMatchObject({ sub: 'alice' });
+  });
+
+  it('RFC 6750 §3.1: an API answer 401 invalid_token makes fetchWithToken refresh once and retry with the new token', async () => {
+    const client = makeClient();
+    const { sessionId, callback } = await started(client);
+    const signedIn = await client.handleCallback(sessionId, callback);
+    const newToken = jwt({ sub: 'alice', n: 2 });
+    as.token = json(200, { access_token: newToken, token_type: 'Bearer', expires_in: 300, refresh_token: 'refresh-2' });
+    as.api = [{ status: 401, body: '', headers: { 'www-authenticate': 'Bearer error="invalid_token", error_description="signature"' } }];
+    const response = await client.fetchWithToken(signedIn.sessionId, `${as.issuer}/api`, { method: 'POST', body: 'x=1' });
+    expect(response.status).toBe(200);
+    const calls = as.received.filter((r) => r.path === '/api');
+    expect(calls.map((c) => c.headers.authorization)).toEqual([`Bearer ${ACCESS_TOKEN}`, `Bearer ${newToken}`]);
+    expect(calls[1]!.body.get('x')).toBe('1');
+    expect(as.received.filter((r) => r.path === '/token').length).toBe(2);
+  });
+
+  it('RFC 6750 §3.1: a 401 without invalid_token (or 403 insufficient_scope) is returned as is, without a refresh', async () => {
+    const client = makeClient();
+    const { sessionId, callback } = await started(client);
+    const signedIn = await client.handleCallback(sessionId, callback);
+    as.api = [
+      { status: 401, body: '', headers: { 'www-authenticate': 'Bearer realm="api"' } },
+      { status: 403, body: '', headers: { 'www-authenticate': 'Bearer error="insufficient_scope"' } },
+    ];
+    expect((await client.fetchWithToken(signedIn.sessionId, `${as.issuer}/api`)).status).toBe(401);
+    expect((await client.fetchWithToken(signedIn.sessionId, `${as.issuer}/api`)).status).toBe(403);
+    expect(as.received.filter((r) => r.path === '/token').length).toBe(1);
   });
 
   it('RFC 7009 §2.1: sign-out revokes the refresh token with client authentication and destroys the session', async () => {

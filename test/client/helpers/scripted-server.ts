@@ -30,6 +30,8 @@ export interface ScriptedServer {
   metadataPath: string;
   token: ScriptedResponse;
   revocation: ScriptedResponse;
+  /** Answers for /api, one per request (then 200 {"ok":true}). */
+  api: ScriptedResponse[];
   received: ReceivedRequest[];
   close(): Promise<void>;
 }
@@ -47,6 +49,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
       if (path === state.metadataPath) answer = json(200, state.metadata);
       else if (path === '/token') answer = state.token;
       else if (path === '/revoke') answer = state.revocation;
+      else if (path === '/api') answer = state.api.shift() ?? json(200, { ok: true });
       res.writeHead(answer.status, { ...(answer.contentType ? { 'content-type': answer.contentType } : {}), ...answer.headers });
       res.end(answer.body);
     });
@@ -67,6 +70,7 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
     },
     token: json(200, { access_token: 'opaque-access-token', token_type: 'Bearer', expires_in: 300, refresh_token: 'opaque-refresh-token' }),
     revocation: { status: 200, body: '' },
+    api: [],
     received: [],
     close: () =>
       new Promise<void>((resolve) => {
