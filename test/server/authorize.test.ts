@@ -287,7 +287,7 @@ describe('/authorize (RFC 6749 §4.1.1, RFC 9700, OAuth 2.1 §4.1)', () => {
       expect(location(wider, lk.issuer).pathname).toBe('/consent');
     });
 
-    it('remembered consent covers a narrower scope than was granted', async () => {
+    it('RFC 6749 §4.1 (B): remembered consent covers a narrower scope than was granted', async () => {
       const fresh = await lk.createClient({ redirectUris: [APP] });
       const jar = new CookieJar();
       await signIn(lk, jar);

@@ -10,6 +10,7 @@ import {
   expectPageHeaders,
   expectRedirectError,
   get,
+  introspect,
   location,
   refresh,
   signIn,
@@ -76,7 +77,7 @@ describe('login, consent, logout and /account', () => {
     expect(jar.get(SESSION)!.length).toBeGreaterThanOrEqual(43);
   });
 
-  it('OWASP session fixation: the session id changes at login, and a planted id never becomes a session', async () => {
+  it('RFC 6749 §10.12, OWASP session fixation: the session id changes at login, and a planted id never becomes a session', async () => {
     const jar = new CookieJar();
     await signIn(lk, jar);
     const first = jar.get(SESSION)!;
@@ -97,7 +98,7 @@ describe('login, consent, logout and /account', () => {
     expect(await attacker.text()).not.toContain('Applications with access');
   });
 
-  it('OWASP CSRF: a login form POST without a CSRF token gives the 403 page', async () => {
+  it('RFC 6749 §10.12 (CSRF): a login form POST without a CSRF token gives the 403 page', async () => {
     const jar = new CookieJar();
     await fetchWithJar(jar, new URL('/login', lk.issuer));
     const res = await postPage(jar, new URL('/login', lk.issuer), { ...ALICE });
@@ -107,7 +108,7 @@ describe('login, consent, logout and /account', () => {
     expect(sessionCookieLine(res)).toBeUndefined();
   });
 
-  it('OWASP CSRF: a login form POST with a wrong CSRF token, or without the CSRF cookie, gives the 403 page', async () => {
+  it('RFC 6749 §10.12 (CSRF): a login form POST with a wrong CSRF token, or without the CSRF cookie, gives the 403 page', async () => {
     const jar = new CookieJar();
     const html = await (await fetchWithJar(jar, new URL('/login', lk.issuer))).text();
     const token = hiddenField(html, '_csrf');
@@ -119,7 +120,7 @@ describe('login, consent, logout and /account', () => {
     expect(foreign.status).toBe(403);
   });
 
-  it('OWASP CSRF: a consent POST without a valid CSRF token gives 403 and issues no code', async () => {
+  it('RFC 6749 §10.12 (CSRF): a consent POST without a valid CSRF token gives 403 and issues no code', async () => {
     const jar = new CookieJar();
     const consentUrl = await toConsent(jar);
     const html = await (await fetchWithJar(jar, consentUrl)).text();
@@ -131,7 +132,7 @@ describe('login, consent, logout and /account', () => {
     expect(wrong.status).toBe(403);
   });
 
-  it('OWASP authentication: a wrong password and an unknown user give the same status and message', async () => {
+  it('G5 OAuth 2.1 §2.4.1 (no account enumeration): a wrong password and an unknown user give the same status and message', async () => {
     const attempt = async (username: string, password: string) => {
       const jar = new CookieJar();
       const html = await (await fetchWithJar(jar, new URL('/login', lk.issuer))).text();
@@ -149,7 +150,7 @@ describe('login, consent, logout and /account', () => {
     expect(unknownUser.cookie).toBeUndefined();
   });
 
-  it('OIDC Core §3.1.2.1 / OWASP: POST /logout ends the session', async () => {
+  it('T6 RFC 9700 §4.14.2 (sessions): POST /logout ends the session', async () => {
     const jar = new CookieJar();
     await signIn(lk, jar);
     const cookie = jar.get(SESSION)!;
@@ -164,7 +165,7 @@ describe('login, consent, logout and /account', () => {
     expectRedirectError(lk, await get(authorizeUrl(lk, validParams(client, { prompt: 'none' })), jar), APP, 'login_required', 'st-123');
   });
 
-  it('OWASP CSRF: POST /logout without a CSRF token is refused and the session survives', async () => {
+  it('RFC 6749 §10.12 (CSRF): POST /logout without a CSRF token is refused and the session survives', async () => {
     const jar = new CookieJar();
     await signIn(lk, jar);
     const res = await postPage(jar, new URL('/logout', lk.issuer), {});
@@ -175,7 +176,7 @@ describe('login, consent, logout and /account', () => {
   it('T6 RFC 9700 §4.14.2: /account lists the client after consent; revoking there makes its refresh token fail', async () => {
     const app = await lk.createClient({ redirectUris: [APP], name: 'Revocable App' });
     const jar = new CookieJar();
-    const { refresh: token } = await tokensFor(lk, app, { jar });
+    const { access, refresh: token } = await tokensFor(lk, app, { jar });
     const html = await (await fetchWithJar(jar, new URL('/account', lk.issuer))).text();
     expect(html).toContain('Revocable App');
     const forms = html.split('<form method="post" action="/account/revoke">');
@@ -186,6 +187,7 @@ describe('login, consent, logout and /account', () => {
     const after = await (await fetchWithJar(jar, new URL('/account', lk.issuer))).text();
     expect(after).not.toContain('Revocable App');
     expectOAuthError(await refresh(lk, app, token!), 400, 'invalid_grant');
+    expect((await introspect(lk, app, access)).body).toEqual({ active: false });
     // Consent is gone too: the next request asks again.
     const again = await get(authorizeUrl(lk, validParams(app)), jar);
     expect(location(again, lk.issuer).pathname).toBe('/consent');
@@ -214,7 +216,7 @@ describe('login timing with the real argon2id hasher', () => {
   });
   afterAll(async () => lk?.close());
 
-  it('OWASP authentication: an unknown user and a wrong password take similar time (medians within 3x)', async () => {
+  it('G5 OAuth 2.1 §2.4.1 (no account enumeration): an unknown user and a wrong password take similar time (medians within 3x)', async () => {
     const jar = new CookieJar();
     const html = await (await fetchWithJar(jar, new URL('/login', lk.issuer))).text();
     const csrf = hiddenField(html, '_csrf');
