@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/server/core/digest.js';
 import type { ClientAuthMethod, OAuthClientConfig } from '../../src/client/index.js';
 import { CallbackValidationError, latchkeyFastify, MemorySessionStore, NotSignedInError, OAuthClient } from '../../src/client/index.js';
+import { createResourceServer, fastifyRequireScope, fastifyResourceServer } from '../../src/resource/index.js';
 import { authorizeOverHttp, startLatchkey, type TestLatchkey } from '../helpers/latchkey.js';
 import { TestBrowser } from './helpers/browser.js';
 import { startLateServer } from './helpers/late-server.js';
@@ -183,6 +184,64 @@ describe('interop with Latchkey', () => {
     } finally {
       await fastify.close();
       await app.close();
+    }
+  });
+
+  it('end to end: browser → BFF → Latchkey → protected API (latchkey/resource), across a key rotation and a sign-out', async () => {
+    const api = Fastify();
+    const resourceServer = createResourceServer({ issuer: lk.issuer, audience: API });
+    await api.register(fastifyResourceServer, { server: resourceServer });
+    api.get('/notes', { preHandler: fastifyRequireScope(resourceServer, 'notes:read') }, async (request) => ({ owner: request.latchkeyToken?.sub }));
+    const apiUrl = await api.listen({ port: 0, host: '127.0.0.1' });
+
+    const app = await startLateServer();
+    const registration = await lk.createClient({ redirectUris: [`${app.url}/callback`], grantTypes: ['authorization_code', 'refresh_token'], resources: [API] });
+    let clock = Date.now();
+    const client = new OAuthClient({
+      issuer: lk.issuer,
+      clientId: registration.clientId,
+      clientSecret: registration.clientSecret,
+      redirectUri: `${app.url}/callback`,
+      scope: 'notes:read',
+      resource: API,
+      store: new MemorySessionStore({ now: () => clock }),
+      now: () => clock,
+    });
+    const bff = Fastify();
+    await bff.register(latchkeyFastify, { client });
+    bff.get('/notes', async (request, reply) => {
+      try {
+        const response = await request.latchkey.fetch(`${apiUrl}/notes`);
+        return reply.code(response.status).send(await response.json());
+      } catch (error) {
+        if (error instanceof NotSignedInError) return reply.code(401).send({ signIn: '/login' });
+        throw error;
+      }
+    });
+    await bff.ready();
+    app.setHandler((req, res) => bff.routing(req, res));
+    try {
+      const browser = new TestBrowser();
+      const login = await browser.request(`${app.url}/login?returnTo=/notes`);
+      await browser.request(await authorizeOverHttp(login.headers.find(([k]) => k === 'location')![1], ALICE));
+      const first = await browser.request(`${app.url}/notes`);
+      expect(first.status).toBe(200);
+      const owner = (JSON.parse(first.body) as { owner: string }).owner;
+      expect(owner).toMatch(/.+/);
+
+      // New signing key at Latchkey; the next (refreshed) token is signed with it.
+      await lk.rotateKeys();
+      clock += 3_600_000;
+      const second = await browser.request(`${app.url}/notes`);
+      expect(second.status).toBe(200);
+      expect(JSON.parse(second.body)).toEqual({ owner });
+
+      await browser.request(`${app.url}/logout`, { method: 'POST', form: {} });
+      expect((await browser.request(`${app.url}/notes`)).status).toBe(401);
+    } finally {
+      await bff.close();
+      await app.close();
+      await api.close();
     }
   });
 });
