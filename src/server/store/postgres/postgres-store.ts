@@ -103,7 +103,7 @@ const sql = {
       RETURNING id
     ), new_refresh AS (
       INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at)
-      SELECT $12::text, id, $13::text, $14::bigint, $15::bigint, $16::bigint FROM new_grant WHERE $12::text IS NOT NULL
+      SELECT $12::text, $13::text, $14::text, $15::bigint, $16::bigint, $17::bigint FROM new_grant WHERE $12::text IS NOT NULL
     )
     SELECT count(*)::int AS won FROM won`,
   findGrant: 'SELECT * FROM grants WHERE id = $1',
@@ -492,6 +492,7 @@ export class PostgresStore implements Store {
       g.expiresAt,
       g.revokedAt,
       t?.hash ?? null,
+      t?.grantId ?? null,
       t?.clientId ?? null,
       t?.createdAt ?? null,
       t?.expiresAt ?? null,
