@@ -157,6 +157,41 @@ describe('login and consent in real Chromium', () => {
     expectOnlyLoopbackTraffic(watched);
   });
 
+  it('back after Allow shows the request as expired (no second code); the next sign-in returns straight to the app; cookies are HttpOnly and SameSite=Lax', async () => {
+    const { app, watched } = await scenario('Return App');
+    const { page } = watched;
+
+    await page.goto(`${app.url}/start`);
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => url.origin === lk.issuer && url.pathname === '/consent');
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL((url) => url.href.startsWith(app.redirectUri));
+    expect(app.tokens).toHaveLength(1);
+
+    // Latchkey's session and CSRF cookies are out of reach of scripts and of cross-site POSTs.
+    const cookies = await page.context().cookies(lk.issuer);
+    expect(cookies.length).toBeGreaterThan(0);
+    for (const cookie of cookies) expect({ name: cookie.name, httpOnly: cookie.httpOnly, sameSite: cookie.sameSite }).toEqual({ name: cookie.name, httpOnly: true, sameSite: 'Lax' });
+
+    // C3 RFC 6749 §4.1.2: the interaction was used up; Back cannot approve it again.
+    await page.goBack();
+    expect(new URL(page.url()).pathname).toBe('/consent');
+    expect(await page.getByRole('button', { name: 'Allow' }).count()).toBe(0);
+    await shot(page, '8-consent-after-back');
+    const pageProblems = watched.problems.splice(0);
+    expect(pageProblems.every((p) => p.endsWith(' GET /consent')), pageProblems.join('\n')).toBe(true);
+
+    // Signed in and consent remembered: the next authorization goes straight back with a code.
+    await page.goto(`${app.url}/start`);
+    await page.waitForURL((url) => url.href.startsWith(app.redirectUri));
+    await page.getByRole('heading', { name: 'Signed in' }).waitFor();
+    expect(app.tokens).toHaveLength(2);
+    expect(watched.problems).toEqual([]);
+    expectOnlyLoopbackTraffic(watched);
+  });
+
   it('keyboard only: Tab to the fields, Enter to sign in (after a wrong password), Tab to Allow and Enter', async () => {
     const { app, watched } = await scenario('Keyboard App');
     const { page } = watched;
