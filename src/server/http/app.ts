@@ -1,6 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
-import fastifyHelmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { CoreContext } from '../core/context.js';
@@ -12,6 +11,7 @@ import { cookieSettings } from './cookies.js';
 import type { HttpDeps } from './deps.js';
 import { sendErrorPage } from './outcome.js';
 import { readParams } from './request.js';
+import { securityHeaders } from './security-headers.js';
 import { accountRoutes } from './routes/account.js';
 import { authorizeRoutes } from './routes/authorize.js';
 import { consentRoutes } from './routes/consent.js';
@@ -68,23 +68,7 @@ export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<F
     getToken: (request: FastifyRequest) => readParams(request).get('_csrf'),
   });
   // X1 RFC 9700 §4.16 and X3 §4.2.4: no framing, no referrer, no third-party resources on any page.
-  await app.register(fastifyHelmet, {
-    global: true,
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'none'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-      },
-    },
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
-    strictTransportSecurity: ctx.settings.issuer.startsWith('https:') ? { maxAge: 31536000 } : false,
-    crossOriginEmbedderPolicy: false,
-  });
+  securityHeaders(app, { https: ctx.settings.issuer.startsWith('https:') });
 
   app.setErrorHandler((error: FastifyError | OAuthError | Error, request, reply) => handleError(ctx, metrics, error, request, reply));
   app.setNotFoundHandler((request, reply) => {
