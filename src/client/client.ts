@@ -138,10 +138,12 @@ function noPendingAuthorization(): CallbackValidationError {
 }
 
 export class OAuthClient {
-  readonly config: Readonly<OAuthClientConfig>;
-  readonly credentials: ClientCredentials;
+  readonly clientId: string;
   readonly redirectUri: string;
   readonly scope: string[];
+  // Private, so that logging the client never prints its secret.
+  readonly #config: Readonly<OAuthClientConfig>;
+  readonly #credentials: ClientCredentials;
   readonly #store: SessionStore;
   readonly #fetch: FetchLike;
   readonly #now: () => number;
@@ -163,8 +165,9 @@ export class OAuthClient {
     if (authMethod !== 'none' && !config.clientSecret) throw invalidArgument(`clientAuthMethod ${authMethod} needs clientSecret; pass the client's secret, or use 'none' for a public client.`);
     if (authMethod === 'none' && config.clientSecret !== undefined) throw invalidArgument("clientAuthMethod 'none' is for public clients; remove clientSecret, or choose client_secret_basic or client_secret_post.");
     if (config.store === undefined) throw invalidArgument('store is required: pass a SessionStore (MemorySessionStore, SqliteSessionStore, or your own).');
-    this.config = config;
-    this.credentials = { clientId: config.clientId, clientSecret: config.clientSecret, authMethod };
+    this.#config = config;
+    this.#credentials = { clientId: config.clientId, clientSecret: config.clientSecret, authMethod };
+    this.clientId = config.clientId;
     this.redirectUri = config.redirectUri;
     this.scope = splitScope(config.scope);
     this.#store = config.store;
@@ -178,11 +181,11 @@ export class OAuthClient {
   metadata(): Promise<AuthorizationServerMetadata> {
     const now = this.#now();
     if (this.#metadata === undefined || this.#metadata.until <= now) {
-      const promise = discover(this.config.issuer, this.#http).then((metadata) => {
+      const promise = discover(this.#config.issuer, this.#http).then((metadata) => {
         this.#checkAuthMethod(metadata);
         return metadata;
       });
-      this.#metadata = { promise, until: now + (this.config.discoveryTtlMs ?? 3_600_000) };
+      this.#metadata = { promise, until: now + (this.#config.discoveryTtlMs ?? 3_600_000) };
       promise.catch(() => {
         if (this.#metadata?.promise === promise) this.#metadata = undefined;
       });
@@ -193,9 +196,9 @@ export class OAuthClient {
   #checkAuthMethod(metadata: AuthorizationServerMetadata): void {
     // RFC 8414 §2: if omitted, the default is client_secret_basic.
     const supported = metadata.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
-    if (!supported.includes(this.credentials.authMethod)) {
+    if (!supported.includes(this.#credentials.authMethod)) {
       throw invalidArgument(
-        `${metadata.issuer} does not support client authentication method ${this.credentials.authMethod} at its token endpoint (it lists ${supported.join(', ')}). Set clientAuthMethod to one of those.`,
+        `${metadata.issuer} does not support client authentication method ${this.#credentials.authMethod} at its token endpoint (it lists ${supported.join(', ')}). Set clientAuthMethod to one of those.`,
       );
     }
   }
@@ -220,13 +223,13 @@ export class OAuthClient {
     session.expiresAt = Math.max(session.expiresAt, now + this.#pendingTtl);
     await this.#store.set(await sha256(id), session, session.expiresAt);
     const url = buildAuthorizationUrl(metadata, {
-      clientId: this.credentials.clientId,
+      clientId: this.#credentials.clientId,
       redirectUri: this.redirectUri,
       scope: this.scope.join(' '),
       state,
       codeChallenge: await calculateCodeChallenge(codeVerifier),
-      resource: this.config.resource,
-      extra: this.config.authorizationParams,
+      resource: this.#config.resource,
+      extra: this.#config.authorizationParams,
     });
     return { sessionId: id, url };
   }
@@ -273,8 +276,8 @@ export class OAuthClient {
 
     const response = await authorizationCodeGrantRequest(
       metadata,
-      this.credentials,
-      { code, redirectUri: this.redirectUri, codeVerifier: pending.codeVerifier, resource: this.config.resource },
+      this.#credentials,
+      { code, redirectUri: this.redirectUri, codeVerifier: pending.codeVerifier, resource: this.#config.resource },
       this.#http,
     );
     const tokens = await processTokenResponse(response, 'token');
@@ -283,7 +286,7 @@ export class OAuthClient {
     // Session fixation: the signed-in session never keeps the id it had before sign-in.
     if (session.tokens !== undefined) await this.#store.delete(key);
     const newId = randomToken(32);
-    const signedIn: SessionData = { expiresAt: this.#now() + (this.config.sessionTtlMs ?? 8 * 3_600_000), tokens: this.#toStored(tokens, undefined), user };
+    const signedIn: SessionData = { expiresAt: this.#now() + (this.#config.sessionTtlMs ?? 8 * 3_600_000), tokens: this.#toStored(tokens, undefined), user };
     await this.#store.set(await sha256(newId), signedIn, signedIn.expiresAt);
     return { sessionId: newId, user, returnTo: pending.returnTo };
   }
@@ -346,7 +349,7 @@ export class OAuthClient {
     }
     const now = this.#now();
     const refused = rejected !== undefined && tokens.accessToken === rejected;
-    if (!refused && (tokens.expiresAt === null || tokens.expiresAt - (this.config.refreshBeforeExpiryMs ?? 30_000) > now)) return tokens;
+    if (!refused && (tokens.expiresAt === null || tokens.expiresAt - (this.#config.refreshBeforeExpiryMs ?? 30_000) > now)) return tokens;
     if (tokens.refreshToken === null) {
       await this.#store.delete(key);
       throw new NotSignedInError('expired', 'The access token expired (or a resource server refused it) and the server issued no refresh token, so the session was signed out. Ask for offline access (e.g. the refresh_token grant or offline_access scope) to stay signed in longer.');
@@ -354,7 +357,7 @@ export class OAuthClient {
     const metadata = await this.metadata();
     let refreshed: TokenResponse;
     try {
-      const response = await refreshTokenGrantRequest(metadata, this.credentials, tokens.refreshToken, { ...this.#http, resource: this.config.resource });
+      const response = await refreshTokenGrantRequest(metadata, this.#credentials, tokens.refreshToken, { ...this.#http, resource: this.#config.resource });
       refreshed = await processTokenResponse(response, 'refresh');
     } catch (error) {
       // RFC 6749 §5.2: invalid_grant means the refresh token is expired, revoked or was reused:
@@ -430,7 +433,7 @@ export class OAuthClient {
         return { revoked: false, error: new UnexpectedResponseError('revocation', `${metadata.issuer} publishes no revocation_endpoint, so the tokens stay valid until they expire.`) };
       }
       const [token, hint] = tokens.refreshToken !== null ? [tokens.refreshToken, 'refresh_token' as const] : [tokens.accessToken, 'access_token' as const];
-      await processRevocationResponse(await revocationRequest(metadata, this.credentials, token, hint, this.#http));
+      await processRevocationResponse(await revocationRequest(metadata, this.#credentials, token, hint, this.#http));
       return { revoked: true };
     } catch (error) {
       return { revoked: false, error: error instanceof Error ? error : new Error(String(error)) };
@@ -438,6 +441,6 @@ export class OAuthClient {
   }
 
   get #pendingTtl(): number {
-    return this.config.pendingTtlMs ?? 600_000;
+    return this.#config.pendingTtlMs ?? 600_000;
   }
 }

@@ -3,6 +3,7 @@
  * malformed or error response is refused with the right typed error, and nothing is stored.
  */
 import { createHash } from 'node:crypto';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AuthorizationResponseError,
@@ -322,6 +323,12 @@ describe('client authentication and configuration', () => {
     expect(request.body.get('client_id')).toBe('app');
     expect(request.body.has('client_secret')).toBe(false);
     expect(request.body.get('code_verifier')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('logging the client never prints its secret', () => {
+    const client = makeClient();
+    expect(inspect(client, { depth: 5 })).not.toContain('app secret');
+    expect(JSON.stringify(client)).not.toContain('app secret');
   });
 
   it('refuses an auth method the server does not list, saying which it does', async () => {
