@@ -63,7 +63,8 @@ async function tabTo(page: Page, matches: (description: string) => boolean, limi
   throw new Error(`Tab never reached the element; focus went: ${seen.join(' → ')}`);
 }
 
-describe('login and consent in real Chromium', () => {
+// A real browser on a busy two-core machine: give each scenario more room than the 30 s default.
+describe('login and consent in real Chromium', { timeout: 60_000 }, () => {
   let lk: TestLatchkey;
   let browser: Browser;
   const opened: Array<BrowserContext | ClientApp> = [];
