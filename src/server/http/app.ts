@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -50,6 +52,7 @@ export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<F
     // Hardening: request line plus headers at most 8 KiB (Node answers 431 past it), and a slow
     // sender gets 10 s to finish its headers (slowloris). Bodies: BODY_LIMIT; parameters: core/params.ts.
     http: { maxHeaderSize: 8 * 1024, headersTimeout: 10_000 },
+    clientErrorHandler: answerClientError,
   });
   const metrics = createMetrics();
   instrument(app, ctx, metrics);
@@ -92,6 +95,21 @@ export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<F
   healthRoutes(app, deps);
   metricsRoutes(app, metrics);
   return app;
+}
+
+/**
+ * Requests Node refuses before Fastify sees them (headers too large, too slow, unparseable) still
+ * get a registered error code, like every other answer (RFC 6749 §5.2).
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const description = status === 431 ? 'The request headers are too large.' : status === 408 ? 'The request took too long to arrive.' : 'The request is malformed.';
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 /**
