@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, registerClient } from '../../src/server/admin.js';
 import { createLatchkey, type Latchkey } from '../../src/server/server.js';
 import { PostgresStore } from '../../src/server/store/postgres/postgres-store.js';
-import { fastTestHasher, type TestLatchkey } from '../helpers/latchkey.js';
-import { ALICE, APP, type Client, expectOAuthError, introspect, obtainCode, postForm, redeem, refresh, tokensFor } from './support.js';
+import { fastTestHasher } from '../helpers/latchkey.js';
+import { ALICE, APP, type Client, type Server, expectOAuthError, introspect, obtainCode, postForm, redeem, refresh, tokensFor } from './support.js';
 
 // CI starts PostgreSQL; when it is unreachable these tests fail rather than skip.
 const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -31,9 +31,9 @@ async function freePort(): Promise<number> {
 describe('scale-out: two instances on one PostgreSQL', () => {
   const stores: PostgresStore[] = [];
   const servers: Latchkey[] = [];
-  /** Instance A (the issuer the browser talks to) and instance B, seen through the TestLatchkey shape the helpers take. */
-  let a: TestLatchkey;
-  let b: TestLatchkey;
+  /** Instance A (the issuer the browser talks to) and instance B (the helpers send requests to `issuer`). */
+  let a: Server;
+  let b: Server;
   let client: Client;
 
   beforeAll(async () => {
@@ -41,7 +41,7 @@ describe('scale-out: two instances on one PostgreSQL', () => {
     const [portA, portB] = [await freePort(), await freePort()];
     // Both answer for one issuer, as they would behind a load balancer.
     const issuer = `http://127.0.0.1:${portA}`;
-    const views: TestLatchkey[] = [];
+    const views: Server[] = [];
     for (const port of [portA, portB]) {
       const store = await PostgresStore.open({ connectionString: url, schema, max: 8 });
       stores.push(store);
@@ -55,9 +55,9 @@ describe('scale-out: two instances on one PostgreSQL', () => {
       });
       servers.push(server);
       await server.app.listen({ port, host: '127.0.0.1' });
-      views.push({ issuer: `http://127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, store } as TestLatchkey);
+      views.push({ issuer: `http://127.0.0.1:${port}` });
     }
-    [a, b] = views as [TestLatchkey, TestLatchkey];
+    [a, b] = views as [Server, Server];
     await createUser(stores[0]!, fastTestHasher, ALICE.username, ALICE.password);
     const registered = await registerClient(stores[0]!, { name: 'Scale App', redirectUris: [APP], scopes: ['notes:read', 'notes:write'] });
     client = { clientId: registered.client.id, clientSecret: registered.clientSecret! };
@@ -105,7 +105,7 @@ describe('scale-out: two instances on one PostgreSQL', () => {
   });
 
   it('RFC 7517: both instances publish the same signing key, so a token from one verifies at the other', async () => {
-    const [ja, jb] = await Promise.all([a, b].map(async (lk) => (await (await fetch(new URL('/jwks.json', lk.url))).json()) as { keys: Array<{ kid: string }> }));
+    const [ja, jb] = await Promise.all([a, b].map(async (lk) => (await (await fetch(new URL('/jwks.json', lk.issuer))).json()) as { keys: Array<{ kid: string }> }));
     expect(ja!.keys.map((k) => k.kid)).toEqual(jb!.keys.map((k) => k.kid));
     const { access } = await tokensFor(a, client);
     expect((await introspect(b, client, access)).body.active).toBe(true);

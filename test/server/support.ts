@@ -10,6 +10,9 @@ export const APP = 'https://app.example/cb';
 export const ALICE = { username: 'alice', password: 'correct horse battery' };
 export const BOB = { username: 'bob', password: 'staple battery horse' };
 
+/** What the helpers need of a running server: where it is. */
+export type Server = Pick<TestLatchkey, 'issuer'>;
+
 export interface Client {
   clientId: string;
   clientSecret?: string;
@@ -20,7 +23,7 @@ export function get(url: string | URL, jar?: CookieJar): Promise<Response> {
   return jar ? fetchWithJar(jar, url) : fetch(url, { redirect: 'manual' });
 }
 
-export function authorizeUrl(lk: TestLatchkey, params: Record<string, string> | Array<[string, string]>): URL {
+export function authorizeUrl(lk: Server, params: Record<string, string> | Array<[string, string]>): URL {
   const url = new URL('/authorize', lk.issuer);
   url.search = new URLSearchParams(params).toString();
   return url;
@@ -69,7 +72,7 @@ export function expectPageHeaders(response: Response): void {
 }
 
 /** An authorization error response at the client (RFC 6749 §4.1.2.1), with iss (M1 RFC 9207 §2). */
-export function expectRedirectError(lk: TestLatchkey, response: Response, redirectUri: string, error: string, state: string | null): URL {
+export function expectRedirectError(lk: Server, response: Response, redirectUri: string, error: string, state: string | null): URL {
   expect(response.status).toBe(303);
   const target = location(response, lk.issuer);
   expect(target.origin + target.pathname).toBe(redirectUri);
@@ -81,7 +84,7 @@ export function expectRedirectError(lk: TestLatchkey, response: Response, redire
 }
 
 /** Signs in at /login without an authorization request; the jar then holds the session cookie. */
-export async function signIn(lk: TestLatchkey, jar: CookieJar, user = ALICE): Promise<Response> {
+export async function signIn(lk: Server, jar: CookieJar, user = ALICE): Promise<Response> {
   const page = await fetchWithJar(jar, new URL('/login', lk.issuer));
   const html = await page.text();
   return fetchWithJar(jar, new URL('/login', lk.issuer), {
@@ -93,7 +96,7 @@ export async function signIn(lk: TestLatchkey, jar: CookieJar, user = ALICE): Pr
 
 /** Runs the front channel to a code. */
 export async function obtainCode(
-  lk: TestLatchkey,
+  lk: Server,
   client: Client,
   options: { user?: typeof ALICE; scope?: string; redirectUri?: string; jar?: CookieJar; omitRedirectUri?: boolean } = {},
 ): Promise<{ code: string; verifier: string; redirectUri: string }> {
@@ -118,7 +121,7 @@ export interface TokenCall {
 
 /** POST a form to a back-channel endpoint; client credentials by Basic (default for confidential), post or none. */
 export async function postForm(
-  lk: TestLatchkey,
+  lk: Server,
   path: string,
   form: Record<string, string>,
   client?: Client,
@@ -138,20 +141,20 @@ export async function postForm(
   return { status: response.status, headers: response.headers, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
 }
 
-export function redeem(lk: TestLatchkey, client: Client, grant: { code: string; verifier: string; redirectUri: string }, method?: 'basic' | 'post' | 'none') {
+export function redeem(lk: Server, client: Client, grant: { code: string; verifier: string; redirectUri: string }, method?: 'basic' | 'post' | 'none') {
   return postForm(lk, '/token', { grant_type: 'authorization_code', code: grant.code, redirect_uri: grant.redirectUri, code_verifier: grant.verifier }, client, method);
 }
 
-export function refresh(lk: TestLatchkey, client: Client, refreshToken: string, extra: Record<string, string> = {}) {
+export function refresh(lk: Server, client: Client, refreshToken: string, extra: Record<string, string> = {}) {
   return postForm(lk, '/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, client);
 }
 
-export function introspect(lk: TestLatchkey, client: Client, token: string, extra: Record<string, string> = {}) {
+export function introspect(lk: Server, client: Client, token: string, extra: Record<string, string> = {}) {
   return postForm(lk, '/introspect', { token, ...extra }, client);
 }
 
 /** A full flow to tokens; the result is asserted to be a 200. */
-export async function tokensFor(lk: TestLatchkey, client: Client, options: Parameters<typeof obtainCode>[2] = {}): Promise<{ access: string; refresh: string | undefined; body: Record<string, unknown> }> {
+export async function tokensFor(lk: Server, client: Client, options: Parameters<typeof obtainCode>[2] = {}): Promise<{ access: string; refresh: string | undefined; body: Record<string, unknown> }> {
   const grant = await obtainCode(lk, client, options);
   const res = await redeem(lk, client, grant);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
