@@ -37,6 +37,8 @@ export type { ClientAuthMethod, ClientCredentials, FetchLike, HttpOptions } from
 export { MemorySessionStore } from './session-store.js';
 export type { PendingAuthorization, SessionData, SessionStore, SignedInUser, StoredTokens } from './session-store.js';
 export { SqliteSessionStore } from './sqlite-session-store.js';
+export { RedisSessionStore } from './redis-session-store.js';
+export type { RedisSessionStoreOptions } from './redis-session-store.js';
 
 export { BackendForFrontend, readCookie } from './bff.js';
 export type { BffOptions, BffRequest, BffResponse, LatchkeyContext } from './bff.js';

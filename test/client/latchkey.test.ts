@@ -7,11 +7,12 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/server/core/digest.js';
 import type { ClientAuthMethod, OAuthClientConfig } from '../../src/client/index.js';
-import { CallbackValidationError, latchkeyFastify, MemorySessionStore, NotSignedInError, OAuthClient } from '../../src/client/index.js';
+import { CallbackValidationError, latchkeyFastify, MemorySessionStore, NotSignedInError, OAuthClient, RedisSessionStore } from '../../src/client/index.js';
 import { createResourceServer, fastifyRequireScope, fastifyResourceServer } from '../../src/resource/index.js';
 import { authorizeOverHttp, startLatchkey, type TestLatchkey } from '../helpers/latchkey.js';
 import { TestBrowser } from './helpers/browser.js';
 import { startLateServer } from './helpers/late-server.js';
+import { startRedis } from './helpers/redis.js';
 
 const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 const API = 'https://api.notes.example';
@@ -82,6 +83,37 @@ describe('interop with Latchkey', () => {
       expect(grant?.revokedAt).not.toBeNull();
     },
   );
+
+  it('two application instances sharing a Redis session store serve one sign-in, refresh and sign-out', async () => {
+    const redis = await startRedis();
+    try {
+      let clock = Date.now();
+      const instance = () =>
+        new OAuthClient({
+          issuer: lk.issuer,
+          clientId: confidential.clientId,
+          clientSecret: confidential.clientSecret,
+          redirectUri: REDIRECT_URI,
+          scope: 'notes:read',
+          store: new RedisSessionStore({ command: redis.command }),
+          now: () => clock,
+        });
+      const [a, b] = [instance(), instance()];
+      const started = await a.startAuthorization();
+      const callback = await authorizeOverHttp(started.url, ALICE);
+      const { sessionId } = await b.handleCallback(started.sessionId, callback);
+      const token = await a.getAccessToken(sessionId);
+      expect(await b.getAccessToken(sessionId)).toBe(token);
+      clock += 3_600_000;
+      const refreshed = await b.getAccessToken(sessionId);
+      expect(refreshed).not.toBe(token);
+      expect(await a.getAccessToken(sessionId)).toBe(refreshed);
+      expect((await a.signOut(sessionId)).revoked).toBe(true);
+      expect(await b.getUser(sessionId)).toBeUndefined();
+    } finally {
+      await redis.close();
+    }
+  });
 
   it('RFC 8707 §2: the configured resource becomes the access token audience', async () => {
     const { client } = latchkeyClient('client_secret_basic', { resource: API });

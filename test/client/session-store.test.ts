@@ -7,31 +7,47 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SessionData, SessionStore } from '../../src/client/index.js';
-import { MemorySessionStore, SqliteSessionStore } from '../../src/client/index.js';
+import { MemorySessionStore, RedisSessionStore, SqliteSessionStore } from '../../src/client/index.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'latchkey-client-sessions-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Subject {
   store: SessionStore;
-  advance(ms: number): void;
-  close(): void;
+  now(): number;
+  /** Moves the store's clock forward (Redis keeps real time, so there it waits). */
+  advance(ms: number): void | Promise<void>;
+  close(): void | Promise<void>;
 }
+
+let redis: TestRedis | undefined;
+afterAll(async () => {
+  await redis?.close();
+});
 
 const adapters: Array<[string, () => Subject | Promise<Subject>]> = [
   [
     'MemorySessionStore',
     () => {
-      let clock = 1_000_000;
-      return { store: new MemorySessionStore({ now: () => clock }), advance: (ms) => (clock += ms), close: () => {} };
+      let clock = Date.now();
+      return { store: new MemorySessionStore({ now: () => clock }), now: () => clock, advance: (ms) => void (clock += ms), close: () => {} };
     },
   ],
   [
     'SqliteSessionStore',
     async () => {
-      let clock = 1_000_000;
+      let clock = Date.now();
       const store = await SqliteSessionStore.open(join(dir, `${Math.random().toString(36).slice(2)}.db`), { now: () => clock });
-      return { store, advance: (ms) => (clock += ms), close: () => store.close() };
+      return { store, now: () => clock, advance: (ms) => void (clock += ms), close: () => store.close() };
+    },
+  ],
+  [
+    'RedisSessionStore (real redis-server)',
+    async () => {
+      redis ??= await startRedis();
+      const store = new RedisSessionStore({ command: redis.command, prefix: `test:${Math.random().toString(36).slice(2)}:` });
+      return { store, now: () => Date.now(), advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), close: () => {} };
     },
   ],
 ];
@@ -44,42 +60,44 @@ const session = (expiresAt: number): SessionData => ({
 
 describe.each(adapters)('%s contract', (_name, make) => {
   it('stores, returns and replaces a session by key', async () => {
-    const { store, close } = await make();
+    const { store, now, close } = await make();
+    const later = now() + 60_000;
     expect(await store.get('k')).toBeUndefined();
-    await store.set('k', session(2_000_000), 2_000_000);
-    expect(await store.get('k')).toEqual(session(2_000_000));
-    const replaced = { ...session(3_000_000), user: { sub: 'bob', scope: [] } };
-    await store.set('k', replaced, 3_000_000);
+    await store.set('k', session(later), later);
+    expect(await store.get('k')).toEqual(session(later));
+    const replaced = { ...session(later + 1), user: { sub: 'bob', scope: [] } };
+    await store.set('k', replaced, later + 1);
     expect(await store.get('k')).toEqual(replaced);
-    close();
+    await close();
   });
 
   it('returns nothing once a session expired', async () => {
-    const { store, advance, close } = await make();
-    await store.set('k', session(1_000_500), 1_000_500);
-    advance(499);
+    const { store, now, advance, close } = await make();
+    const expiresAt = now() + 300;
+    await store.set('k', session(expiresAt), expiresAt);
+    await advance(100);
     expect(await store.get('k')).toBeDefined();
-    advance(1);
+    await advance(250);
     expect(await store.get('k')).toBeUndefined();
-    close();
+    await close();
   });
 
   it('deletes a session; deleting an unknown key is fine', async () => {
-    const { store, close } = await make();
-    await store.set('k', session(2_000_000), 2_000_000);
+    const { store, now, close } = await make();
+    await store.set('k', session(now() + 60_000), now() + 60_000);
     await store.delete('k');
     await store.delete('never');
     expect(await store.get('k')).toBeUndefined();
-    close();
+    await close();
   });
 
   it('returns a copy: changing the result does not change the stored session', async () => {
-    const { store, close } = await make();
-    await store.set('k', session(2_000_000), 2_000_000);
+    const { store, now, close } = await make();
+    await store.set('k', session(now() + 60_000), now() + 60_000);
     const read = (await store.get('k'))!;
     read.user!.sub = 'mallory';
     expect((await store.get('k'))!.user!.sub).toBe('alice');
-    close();
+    await close();
   });
 });
 
