@@ -90,7 +90,7 @@ async function main() {
     lookupUsername: async (sub) => (await store.findUserById(sub))?.username,
   });
   const sessionFile = isFile ? `${database.replace(/\.db$/, '')}-app-sessions.db` : './latchkey-demo-app-sessions.db';
-  const sessionStore = SqliteSessionStore.open(sessionFile);
+  const sessionStore = await SqliteSessionStore.open(sessionFile);
   const { app } = await buildDemoApp({
     issuer,
     appUrl,
