@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { KeyAlgorithm } from './core/ports.js';
 import type { Settings } from './core/settings.js';
+import { throttleSettingsFromEnv } from './core/throttle.js';
 
 /** A setting is wrong: start-up stops with one line naming it. */
 export class ConfigError extends Error {
@@ -102,6 +103,12 @@ export function resolveConfig(input: ConfigInput, env: NodeJS.ProcessEnv = proce
       throw new ConfigError('LATCHKEY_DEFAULT_AUDIENCE', `must be an absolute URI (RFC 8707 §2), got "${audience}"`);
     }
     settings.defaultAudience = audience;
+  }
+  // Brute-force and rate limits (core/throttle.ts): LATCHKEY_LOGIN_*, LATCHKEY_CLIENT_AUTH_*, LATCHKEY_RATE_LIMIT_*.
+  try {
+    settings.throttle = throttleSettingsFromEnv(env);
+  } catch (error) {
+    throw new ConfigError('limits', (error as Error).message);
   }
   const refreshAbsolute = settings.refreshAbsoluteTtlSeconds;
   if (refreshAbsolute !== undefined && settings.refreshIdleTtlSeconds !== undefined && settings.refreshIdleTtlSeconds > refreshAbsolute) {
