@@ -124,3 +124,10 @@ export function unavailable(detail: string): Failure {
     detail,
   };
 }
+
+/** The failure as a Web `Response` (for fetch-style frameworks: Hono, Workers, Deno, Bun). */
+export function failureResponse(failure: Failure): Response {
+  const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store' });
+  if (failure.wwwAuthenticate !== null) headers.set('www-authenticate', failure.wwwAuthenticate);
+  return new Response(JSON.stringify(failure.body), { status: failure.status, headers });
+}

@@ -2,7 +2,7 @@
  * The framework-agnostic core over Web `Request`, and the Express adapter over real HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createResourceServer, protectedResourceMetadataUrl, type ResourceServer } from '../../src/resource/index.js';
+import { createResourceServer, failureResponse, protectedResourceMetadataUrl, type ResourceServer } from '../../src/resource/index.js';
 import { quote } from '../../src/resource/challenge.js';
 import { startTestIssuer, testAudience, type TestIssuer } from './test-issuer.js';
 import { parseChallenge, startExpressNotesApi, type NotesApi } from './notes-api.js';
@@ -45,6 +45,17 @@ describe('core over Web Request', () => {
       `Bearer realm="notes \\"v2\\" \\\\ api", resource_metadata="https://notes.example/.well-known/oauth-protected-resource/api"`,
     );
     expect(parseChallenge(result.wwwAuthenticate).params['realm']).toBe('notes "v2" \\ api');
+  });
+
+  it('RFC 6750 §3: failureResponse() turns a failure into a Web Response with the challenge', async () => {
+    const result = await server.authenticate(new Request('https://notes.example/api/notes', { headers: { authorization: 'Bearer not.a.jwt' } }));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const response = failureResponse(result);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(parseChallenge(response.headers.get('www-authenticate')).params['error']).toBe('invalid_token');
+    expect(await response.json()).toMatchObject({ error: 'invalid_token' });
   });
 
   it('RFC 7235 §2.1: quote() escapes " and \\ and drops control characters', () => {
