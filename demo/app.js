@@ -44,14 +44,17 @@ export async function buildDemoApp({ issuer, appUrl, apiUrl, clientId, clientSec
     return payload;
   });
 
-  // CSRF: a state-changing request must come from this app's own pages. Browsers send Origin on
-  // every POST; SameSite=Lax on the session cookie already keeps other sites' POSTs signed out.
+  // CSRF: a state-changing request must come from this app's own pages. Browsers say where a
+  // request comes from in Sec-Fetch-Site; Origin is "null" under Referrer-Policy: no-referrer, so
+  // it is compared only when it names an origin. SameSite=Lax on the session cookie already keeps
+  // other sites' POSTs signed out; this also refuses the other localhost ports (same site).
   app.addHook('onRequest', async (request, reply) => {
     if (request.method !== 'POST') return;
     const origin = request.headers.origin;
     const fetchSite = request.headers['sec-fetch-site'];
-    if ((origin !== undefined && origin !== `http://${request.headers.host}`) || fetchSite === 'cross-site' || fetchSite === 'same-site') {
-      return reply.code(403).type('text/html; charset=utf-8').send(appLayout({ title: 'Refused', body: html`<h1>Refused</h1><p>This form was sent from another site.</p>` }));
+    const crossOrigin = (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') || (origin !== undefined && origin !== 'null' && origin !== `http://${request.headers.host}`);
+    if (crossOrigin) {
+      return reply.code(403).type('text/html; charset=utf-8').send(appLayout({ title: 'Refused', body: html`<h1>Refused</h1><p>This form was sent from another site, so the app did not act on it. <a href="/">Go to your notes</a>.</p>` }));
     }
   });
 
