@@ -63,7 +63,12 @@ export interface ResourceBenchRow {
   figures: ResourceBenchFigures;
   /** The same load with `verifiedTokenCache: false`. */
   fullVerification: ResourceBenchFigures;
+  /** The same route without the middleware: the ceiling on this machine at this moment. */
+  withoutMiddleware: ResourceBenchFigures;
 }
+
+/** cache: default configuration; full: `verifiedTokenCache: false`; none: no middleware at all. */
+type Mode = 'cache' | 'full' | 'none';
 
 interface Ready {
   port: number;
@@ -115,12 +120,18 @@ async function serveApi(): Promise<void> {
     ),
   );
 
-  const cache = process.env['LATCHKEY_RESOURCE_BENCH_CACHE'] !== '0';
-  const server = createResourceServer({ issuer, audience: AUDIENCE, algorithms: ['ES256'], ...(cache ? {} : { verifiedTokenCache: false }) });
+  const mode = process.env['LATCHKEY_RESOURCE_BENCH_MODE'] as Mode;
+  const server = createResourceServer({ issuer, audience: AUDIENCE, algorithms: ['ES256'], ...(mode === 'full' ? { verifiedTokenCache: false } : {}) });
   await server.ready();
   const app = Fastify({ logger: false });
   await app.register(fastifyResourceServer, { server });
-  app.get('/notes', { preHandler: fastifyRequireScope(server, 'notes:read') }, async (request) => ({ owner: request.latchkeyToken?.sub }));
+  if (mode === 'none') {
+    // The reference: the same route and answer without the middleware.
+    app.get('/notes', async () => ({ owner: 'user-0' }));
+    app.get('/check', { preHandler: fastifyRequireScope(server, 'notes:read') }, async () => ({}));
+  } else {
+    app.get('/notes', { preHandler: fastifyRequireScope(server, 'notes:read') }, async (request) => ({ owner: request.latchkeyToken?.sub }));
+  }
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;
 
@@ -139,10 +150,10 @@ function nextMessage<T>(child: ChildProcess): Promise<T> {
 }
 
 /** One configuration: a fresh API process, warm-up, then the measured run. */
-async function measure(seconds: number, connections: number, cache: boolean): Promise<ResourceBenchFigures> {
+async function measure(seconds: number, connections: number, mode: Mode): Promise<ResourceBenchFigures> {
   const child = fork(fileURLToPath(import.meta.url), [], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, LATCHKEY_RESOURCE_BENCH_CHILD: '1', LATCHKEY_RESOURCE_BENCH_CACHE: cache ? '1' : '0' },
+    env: { ...process.env, LATCHKEY_RESOURCE_BENCH_CHILD: '1', LATCHKEY_RESOURCE_BENCH_MODE: mode },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -150,8 +161,9 @@ async function measure(seconds: number, connections: number, cache: boolean): Pr
     const url = `http://127.0.0.1:${port}`;
 
     // Sanity: verification is really on (a tampered token is refused, a good one accepted).
-    const good = await fetch(`${url}/notes`, { headers: { authorization: `Bearer ${tokens[0]}` } });
-    const bad = await fetch(`${url}/notes`, { headers: { authorization: `Bearer ${tokens[0]}x` } });
+    const checked = mode === 'none' ? `${url}/check` : `${url}/notes`;
+    const good = await fetch(checked, { headers: { authorization: `Bearer ${tokens[0]}` } });
+    const bad = await fetch(checked, { headers: { authorization: `Bearer ${tokens[0]}x` } });
     if (good.status !== 200 || bad.status !== 401) throw new Error(`sanity check failed: good ${good.status}, tampered ${bad.status}`);
 
     const run = (duration: number, count: { value: number }) =>
@@ -219,8 +231,9 @@ async function measure(seconds: number, connections: number, cache: boolean): Pr
 export async function benchResourceMiddleware(options: { seconds?: number; connections?: number } = {}): Promise<ResourceBenchRow> {
   const seconds = options.seconds ?? Number(process.env['BENCH_SECONDS'] ?? 5);
   const connections = options.connections ?? Number(process.env['BENCH_CONNECTIONS'] ?? 32);
-  const figures = await measure(seconds, connections, true);
-  const fullVerification = await measure(seconds, connections, false);
+  const figures = await measure(seconds, connections, 'cache');
+  const fullVerification = await measure(seconds, connections, 'full');
+  const withoutMiddleware = await measure(seconds, connections, 'none');
   const errorDetails: Array<[string, number]> = [];
   if (figures.errors) errorDetails.push(['connection errors', figures.errors]);
   if (figures.timeouts) errorDetails.push(['timeouts', figures.timeouts]);
@@ -242,17 +255,19 @@ export async function benchResourceMiddleware(options: { seconds?: number; conne
       note:
         `${TOKENS} distinct ES256 tokens reused, default configuration (verified-token cache); with a full signature check on ` +
         `every request: ${round(fullVerification.requestsPerSecond)}/s, p99 ${fullVerification.p99Ms} ms, ` +
-        `${fullVerification.errors + fullVerification.timeouts + fullVerification.non2xx} errors. JWKS fetched once per run.`,
+        `${fullVerification.errors + fullVerification.timeouts + fullVerification.non2xx} errors; the same route without ` +
+        `the middleware: ${round(withoutMiddleware.requestsPerSecond)}/s. JWKS fetched once per run.`,
     },
     figures,
     fullVerification,
+    withoutMiddleware,
   };
 }
 
 if (process.env['LATCHKEY_RESOURCE_BENCH_CHILD'] === '1') {
   await serveApi();
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { figures, fullVerification } = await benchResourceMiddleware();
+  const { figures, fullVerification, withoutMiddleware } = await benchResourceMiddleware();
   const f = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const show = (title: string, r: ResourceBenchFigures) =>
     [
@@ -266,4 +281,5 @@ if (process.env['LATCHKEY_RESOURCE_BENCH_CHILD'] === '1') {
     ].join('\n');
   console.log(show('latchkey/resource, Fastify plugin, ES256, default configuration (verified-token cache)', figures));
   console.log(show('latchkey/resource, Fastify plugin, ES256, full signature check on every request', fullVerification));
+  console.log(show('reference: the same Fastify route without the middleware', withoutMiddleware));
 }

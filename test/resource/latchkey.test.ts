@@ -201,4 +201,30 @@ describe('tokens from a running Latchkey', () => {
     expect(kids.size).toBe(4);
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
   });
+
+  it('RFC 7662 §2.2: in introspection mode a token revoked at Latchkey (RFC 7009) is refused on the next request', async () => {
+    // Latchkey answers introspection only about tokens issued to the asking client, so the API
+    // introspects with the credentials of the client the token was issued to.
+    const introspecting = createResourceServer({
+      issuer: latchkey.issuer,
+      audience,
+      introspection: { clientId: client.clientId, clientSecret: client.clientSecret ?? '' },
+    });
+    const { accessToken } = await obtainTokens(latchkey, client, 'notes:read', audience);
+    const request = () => new Request(`${api.url}/notes`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(await introspecting.authenticate(request(), { scope: ['notes:read'] })).toMatchObject({ ok: true, token: { clientId: client.clientId } });
+
+    const revoked = await fetch(`${latchkey.issuer}/revoke`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret ?? '')}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token: accessToken, token_type_hint: 'access_token' }),
+    });
+    expect(revoked.status).toBe(200);
+    expect(await introspecting.authenticate(request())).toMatchObject({ ok: false, status: 401, body: { error: 'invalid_token' } });
+    // A resource server checking signatures locally still accepts it until exp (ARCHITECTURE.md).
+    expect((await call(accessToken)).status).toBe(200);
+  });
 });
