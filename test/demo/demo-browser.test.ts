@@ -38,7 +38,7 @@ async function shot(name: string, options: { fullPage?: boolean } = {}): Promise
  */
 async function contrastFailures(target: Page): Promise<string[]> {
   return target.evaluate(() => {
-    const parse = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number) as [number, number, number, number?];
+    const parse = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).map(Number);
     const luminance = ([r, g, b]: number[]) => {
       const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
       return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
@@ -46,7 +46,7 @@ async function contrastFailures(target: Page): Promise<string[]> {
     const background = (el: Element | null): number[] => {
       for (let e = el; e; e = e.parentElement) {
         const [r, g, b, a] = parse(getComputedStyle(e).backgroundColor);
-        if (a === undefined || a > 0.5) return [r, g, b];
+        if (a === undefined || a > 0.5) return [r ?? 255, g ?? 255, b ?? 255];
       }
       return [255, 255, 255];
     };
