@@ -12,7 +12,7 @@
  * workers, resource), BENCH_JSON (write the results here), BENCH_SVG (default docs/benchmarks.svg).
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChart } from './chart.js';
@@ -50,6 +50,8 @@ export interface RowResult {
   cpuMsPerOp: number;
   /** Server CPU use over the row, in cores (1.0 = one core busy all the time). */
   cpuCores: number;
+  /** The load generator's own CPU use over the row, in cores: near 1.0 means it, not the server, set the pace. */
+  loadCores: number;
   peakRssMb: number;
   errors: number;
   errorDetails: Array<[string, number]>;
@@ -66,8 +68,10 @@ async function measure(row: string, target: Target, steps: Step[], seconds = SEC
   const pids = target.pids();
   resetPeakRss(pids);
   const cpuBefore = cpuMs(pids);
+  const ownBefore = process.cpuUsage();
   const load = await runLoad({ url: target.origin, connections: CONNECTIONS, seconds, steps, filler: { method: 'GET', path: target.fillerPath } });
   const cpu = cpuMs(pids) - cpuBefore;
+  const own = process.cpuUsage(ownBefore);
   const result: RowResult = {
     row,
     server: target.name,
@@ -80,13 +84,14 @@ async function measure(row: string, target: Target, steps: Step[], seconds = SEC
     p99Ms: percentile(load.latenciesMs, 99),
     cpuMsPerOp: load.ok > 0 ? cpu / load.ok : Number.NaN,
     cpuCores: cpu / 1000 / load.elapsedS,
+    loadCores: (own.user + own.system) / 1e6 / load.elapsedS,
     peakRssMb: peakRssMb(pids),
     errors: load.errorCount,
     errorDetails: [...load.errors].sort((a, b) => b[1] - a[1]),
   };
   log(
     `  ${row.padEnd(34)} ${target.name.padEnd(34)} ${fmt(result.opsPerSecond, 0).padStart(7)}/s  p50 ${fmt(result.p50Ms, 2)} ms  p99 ${fmt(result.p99Ms, 2)} ms  ` +
-      `cpu ${fmt(result.cpuMsPerOp, 3)} ms/op (${fmt(result.cpuCores, 2)} cores)  rss ${fmt(result.peakRssMb, 0)} MB  errors ${result.errors}` +
+      `cpu ${fmt(result.cpuMsPerOp, 3)} ms/op (${fmt(result.cpuCores, 2)} cores, load generator ${fmt(result.loadCores, 2)})  rss ${fmt(result.peakRssMb, 0)} MB  errors ${result.errors}` +
       `${load.poolExhausted ? `  (pool used up after ${fmt(load.elapsedS, 1)} s)` : ''}`,
   );
   for (const [what, count] of result.errorDetails.slice(0, 5)) log(`      ${count} × ${what}`);
@@ -124,7 +129,7 @@ async function mintCodes(target: Target): Promise<IssuedCode[]> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  log(`Latchkey vs oidc-provider: ${SECONDS} s per row, ${CONNECTIONS} connections, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+  log(`Latchkey vs oidc-provider: ${SECONDS} s per row, ${CONNECTIONS} connections, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadavg()[0]!.toFixed(1)}`);
 
   const latchkey = await startLatchkey({ database: 'sqlite' });
   const provider = await startOidcProvider();
@@ -220,7 +225,7 @@ export interface ResourceBenchResult {
 }
 
 function emptyRow(row: string, server: string, latchkey: boolean): RowResult {
-  return { row, server, latchkey, opsPerSecond: Number.NaN, ok: 0, elapsedS: 0, poolExhausted: false, p50Ms: Number.NaN, p99Ms: Number.NaN, cpuMsPerOp: Number.NaN, cpuCores: Number.NaN, peakRssMb: Number.NaN, errors: 0, errorDetails: [] };
+  return { row, server, latchkey, opsPerSecond: Number.NaN, ok: 0, elapsedS: 0, poolExhausted: false, p50Ms: Number.NaN, p99Ms: Number.NaN, cpuMsPerOp: Number.NaN, cpuCores: Number.NaN, loadCores: Number.NaN, peakRssMb: Number.NaN, errors: 0, errorDetails: [] };
 }
 
 function machine(): string {
@@ -232,16 +237,21 @@ const baselineOf = (row: string) => results.find((r) => r.row === row && !r.latc
 function buildReport(durationMs: number): string {
   const lines: string[] = [];
   lines.push('');
-  lines.push(`Machine: ${machine()}; ${SECONDS} s per row, ${CONNECTIONS} connections; run took ${fmt(durationMs / 1000, 0)} s.`);
+  lines.push(`Machine: ${machine()}; load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end; ${SECONDS} s per row, ${CONNECTIONS} connections; run took ${fmt(durationMs / 1000, 0)} s.`);
   lines.push('');
-  lines.push('| row | server | ops/s | p50 ms | p99 ms | server CPU ms/op | server cores | peak RSS MB | errors | × oidc-provider (ops/s) |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| row | server | ops/s | p50 ms | p99 ms | server CPU ms/op | server cores | load-generator cores | peak RSS MB | errors | × oidc-provider (ops/s) |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const base = baselineOf(r.row);
-    const ratio = r.latchkey ? (base ? `${fmt(r.opsPerSecond / base.opsPerSecond, 2)} ×` : (r.note ?? '–')) : '1 (baseline)';
+    const ratio = r.latchkey ? (base ? `${fmt(r.opsPerSecond / base.opsPerSecond, 2)} ×` : 'no peer row') : '1 (baseline)';
     lines.push(
-      `| ${r.row}${r.poolExhausted ? ` (pool used up in ${fmt(r.elapsedS, 1)} s)` : ''} | ${r.server} | ${fmt(r.opsPerSecond, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.cpuMsPerOp, 3)} | ${fmt(r.cpuCores, 2)} | ${fmt(r.peakRssMb, 0)} | ${r.errors} | ${ratio} |`,
+      `| ${r.row}${r.poolExhausted ? ` (pool used up in ${fmt(r.elapsedS, 1)} s)` : ''} | ${r.server} | ${fmt(r.opsPerSecond, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.cpuMsPerOp, 3)} | ${fmt(r.cpuCores, 2)} | ${fmt(r.loadCores, 2)} | ${fmt(r.peakRssMb, 0)} | ${r.errors} | ${ratio} |`,
     );
+  }
+  const notes = results.filter((r) => r.note);
+  if (notes.length > 0) {
+    lines.push('');
+    for (const r of notes) lines.push(`- ${r.row} (${r.server}): ${r.note}`);
   }
   lines.push('');
   lines.push(...targetsTable());

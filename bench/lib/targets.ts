@@ -119,7 +119,7 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
   if (options.database === 'postgres') {
     schema = `bench_${randomBytes(6).toString('hex')}`;
     store = await openStore(POSTGRES_URL, { schema });
-    database = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    database = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
   } else {
     database = join(dir, 'latchkey.db');
     store = await openStore(database);
