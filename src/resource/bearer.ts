@@ -27,11 +27,12 @@ const bearerScheme = /^Bearer(?: |$)/i;
 
 export function findBearerToken(parts: BearerRequestParts): BearerLookup {
   // A6, RFC 9700 §4.3.2: "Clients MUST NOT pass access tokens in a URI query parameter in the way
-  // described in Section 2.3 of [RFC6750]". RFC 6750 §2.3 and §2.2 leave both the query and the
-  // form-body methods optional for a resource server ("Resource servers MAY support this method");
-  // Latchkey supports neither. A request that uses one gets RFC 6750 §3.1 invalid_request ("includes
-  // an unsupported parameter"), so the token is never authenticated from there and the client
-  // learns why at once, even if it also sent the header ("uses more than one method").
+  // described in Section 2.3 of [RFC6750]". RFC 6750 itself does not forbid the resource server
+  // to accept one: §2.2 (form body) and §2.3 (query) both say "Resource servers MAY support this
+  // method", and §5.3 says bearer tokens "SHOULD NOT be passed in page URLs"; OAuth 2.1 drops the
+  // query method. Latchkey supports neither. A request that uses one gets RFC 6750 §3.1
+  // invalid_request ("includes an unsupported parameter", or "uses more than one method" when the
+  // header is there too), so the token is never authenticated from there and the client learns why.
   if (parts.query.has('access_token')) {
     return {
       kind: 'invalid_request',
