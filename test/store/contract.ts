@@ -336,6 +336,11 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.listConsents('u3')).toEqual([]);
       });
 
+      it('listConsents orders consents granted at the same instant by client id', async () => {
+        for (const clientId of ['c-b', 'c-c', 'c-a']) await store.saveConsent({ userId: 'u1', clientId, scope: ['openid'], grantedAt: T0 });
+        expect((await store.listConsents('u1')).map((c) => c.clientId)).toEqual(['c-a', 'c-b', 'c-c']);
+      });
+
       it("revokeConsent removes the consent and revokes that user's grants for that client only", async () => {
         await store.saveConsent({ userId: 'u1', clientId: 'c1', scope: ['openid'], grantedAt: T0 });
         await store.saveConsent({ userId: 'u1', clientId: 'c2', scope: ['openid'], grantedAt: T0 });
@@ -455,8 +460,16 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           await store.consumeCode(`code-${g.id}`, T0, g, null);
         }
         expect((await store.listGrantsForUser('u1', T0 + 100)).map((g) => g.id)).toEqual(['live-new', 'live-old']);
-        expect((await store.listGrantsForUser('u1', T0 + 99)).map((g) => g.id)).toEqual(['live-new', 'live-old', 'expired']);
+        expect((await store.listGrantsForUser('u1', T0 + 99)).map((g) => g.id)).toEqual(['live-new', 'expired', 'live-old']);
         expect(await store.listGrantsForUser('nobody', T0)).toEqual([]);
+      });
+
+      it('listGrantsForUser orders grants created at the same instant by id', async () => {
+        for (const id of ['g-b', 'g-c', 'g-a']) {
+          await store.saveCode(codeRecord(`code-${id}`, { grantId: id }));
+          await store.consumeCode(`code-${id}`, T0, grantRecord(id), null);
+        }
+        expect((await store.listGrantsForUser('u1', T0)).map((g) => g.id)).toEqual(['g-a', 'g-b', 'g-c']);
       });
     });
 

@@ -156,7 +156,7 @@ export class MemoryStore implements Store {
     this.assertOpen();
     return [...this.consents.values()]
       .filter((c) => c.userId === userId)
-      .sort((a, b) => b.grantedAt - a.grantedAt)
+      .sort((a, b) => b.grantedAt - a.grantedAt || compare(a.clientId, b.clientId))
       .map(copy);
   }
 
@@ -208,7 +208,7 @@ export class MemoryStore implements Store {
     this.assertOpen();
     return [...this.grants.values()]
       .filter((g) => g.userId === userId && g.revokedAt === null && g.expiresAt > now)
-      .sort((a, b) => b.createdAt - a.createdAt)
+      .sort((a, b) => b.createdAt - a.createdAt || compare(a.id, b.id))
       .map(copy);
   }
 

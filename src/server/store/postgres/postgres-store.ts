@@ -44,7 +44,9 @@ const int8AsNumber: pg.CustomTypesConfig = {
 };
 
 /**
- * The statements, each prepared once per connection under its key as the statement name. Every
+ * The statements, each prepared once per connection under its key as the statement name. Columns
+ * are listed, never `*`: a prepared `SELECT *` fails ("cached plan must not change result type")
+ * on every running instance once a newer one adds a column, which breaks rolling upgrades. Every
  * race is decided inside one statement: data-modifying CTEs run in the statement's transaction,
  * and under READ COMMITTED an UPDATE that waited for a concurrent one re-checks its WHERE against
  * the committed row before it writes.
@@ -52,8 +54,8 @@ const int8AsNumber: pg.CustomTypesConfig = {
 const sql = {
   insertClient:
     'INSERT INTO clients (id, name, secret_hash, redirect_uris, scopes, grant_types, resources, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-  findClient: 'SELECT * FROM clients WHERE id = $1',
-  listClients: 'SELECT * FROM clients ORDER BY created_at, id COLLATE "C"',
+  findClient: 'SELECT id, name, secret_hash, redirect_uris, scopes, grant_types, resources, created_at FROM clients WHERE id = $1',
+  listClients: 'SELECT id, name, secret_hash, redirect_uris, scopes, grant_types, resources, created_at FROM clients ORDER BY created_at, id COLLATE "C"',
   deleteClient: `
     WITH deleted AS (DELETE FROM clients WHERE id = $1 RETURNING 1),
       c AS (DELETE FROM codes WHERE client_id = $1),
@@ -63,9 +65,9 @@ const sql = {
       i AS (DELETE FROM interactions WHERE client_id = $1)
     SELECT count(*)::int AS deleted FROM deleted`,
   insertUser: 'INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)',
-  findUserById: 'SELECT * FROM users WHERE id = $1',
-  findUserByUsername: 'SELECT * FROM users WHERE username = $1',
-  listUsers: 'SELECT * FROM users ORDER BY created_at, username COLLATE "C"',
+  findUserById: 'SELECT id, username, password_hash, created_at FROM users WHERE id = $1',
+  findUserByUsername: 'SELECT id, username, password_hash, created_at FROM users WHERE username = $1',
+  listUsers: 'SELECT id, username, password_hash, created_at FROM users ORDER BY created_at, username COLLATE "C"',
   deleteUser: `
     WITH deleted AS (DELETE FROM users WHERE id = $1 RETURNING 1),
       s AS (DELETE FROM sessions WHERE user_id = $1),
@@ -75,23 +77,23 @@ const sql = {
       g AS (DELETE FROM grants WHERE user_id = $1)
     SELECT count(*)::int AS deleted FROM deleted`,
   insertSession: 'INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
-  findSession: 'SELECT * FROM sessions WHERE id_hash = $1 AND expires_at > $2',
+  findSession: 'SELECT id_hash, user_id, auth_time, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2',
   deleteSession: 'DELETE FROM sessions WHERE id_hash = $1',
   insertInteraction: 'INSERT INTO interactions (id, client_id, request, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
-  findInteraction: 'SELECT * FROM interactions WHERE id = $1 AND expires_at > $2',
+  findInteraction: 'SELECT id, client_id, request, created_at, expires_at FROM interactions WHERE id = $1 AND expires_at > $2',
   deleteInteraction: 'DELETE FROM interactions WHERE id = $1',
-  findConsent: 'SELECT * FROM consents WHERE user_id = $1 AND client_id = $2',
+  findConsent: 'SELECT user_id, client_id, scope, granted_at FROM consents WHERE user_id = $1 AND client_id = $2',
   upsertConsent: `
     INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT (user_id, client_id) DO UPDATE SET scope = EXCLUDED.scope, granted_at = EXCLUDED.granted_at`,
-  listConsents: 'SELECT * FROM consents WHERE user_id = $1 ORDER BY granted_at DESC',
+  listConsents: 'SELECT user_id, client_id, scope, granted_at FROM consents WHERE user_id = $1 ORDER BY granted_at DESC, client_id COLLATE "C"',
   revokeConsent: `
     WITH c AS (DELETE FROM consents WHERE user_id = $1 AND client_id = $2)
     UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
   insertCode: `
     INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-  findCode: 'SELECT * FROM codes WHERE hash = $1',
+  findCode: 'SELECT hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at FROM codes WHERE hash = $1',
   // RFC 6749 §4.1.2 (C3): the compare-and-set on consumed_at decides; the grant and the first
   // refresh token are inserted only from its RETURNING row, so a loser writes nothing.
   consumeCode: `
@@ -106,10 +108,10 @@ const sql = {
       SELECT $12::text, $13::text, $14::text, $15::bigint, $16::bigint, $17::bigint FROM new_grant WHERE $12::text IS NOT NULL
     )
     SELECT count(*)::int AS won FROM won`,
-  findGrant: 'SELECT * FROM grants WHERE id = $1',
+  findGrant: 'SELECT id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at FROM grants WHERE id = $1',
   revokeGrant: 'UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
-  listGrantsForUser: 'SELECT * FROM grants WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC',
-  findRefreshToken: 'SELECT * FROM refresh_tokens WHERE hash = $1',
+  listGrantsForUser: 'SELECT id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at FROM grants WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id COLLATE "C"',
+  findRefreshToken: 'SELECT hash, grant_id, client_id, created_at, expires_at, rotated_at FROM refresh_tokens WHERE hash = $1',
   // RFC 9700 §4.14.2: current, or rotated less than the window ago; unexpired; grant live. The
   // first rotation time is kept, so the window never slides. A concurrent rotation waits on the
   // row lock, then re-checks this WHERE against the committed row: inside the window it rotates
@@ -129,7 +131,7 @@ const sql = {
     SELECT * FROM rotated`,
   revokeAccessToken: 'INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING',
   isAccessTokenRevoked: 'SELECT 1 FROM revoked_access_tokens WHERE jti = $1',
-  listKeys: 'SELECT * FROM keys ORDER BY created_at, kid COLLATE "C"',
+  listKeys: 'SELECT kid, alg, public_jwk, private_jwk_encrypted, created_at, activates_at, retires_at, expires_at FROM keys ORDER BY created_at, kid COLLATE "C"',
   insertKey: `
     INSERT INTO keys (kid, alg, public_jwk, private_jwk_encrypted, created_at, activates_at, retires_at, expires_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

@@ -516,7 +516,7 @@ function prepareStatements(db: Database.Database) {
     upsertConsent: p(
       'INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at',
     ),
-    listConsents: p('SELECT * FROM consents WHERE user_id = ? ORDER BY granted_at DESC'),
+    listConsents: p('SELECT * FROM consents WHERE user_id = ? ORDER BY granted_at DESC, client_id'),
     deleteConsent: p('DELETE FROM consents WHERE user_id = ? AND client_id = ?'),
     revokeGrantsOfUserClient: p('UPDATE grants SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL'),
     insertCode: p(
@@ -529,7 +529,7 @@ function prepareStatements(db: Database.Database) {
     ),
     findGrant: p('SELECT * FROM grants WHERE id = ?'),
     revokeGrant: p('UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-    listGrantsForUser: p('SELECT * FROM grants WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC'),
+    listGrantsForUser: p('SELECT * FROM grants WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id'),
     insertRefreshToken: p('INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?)'),
     insertRefreshTokenIfAbsent: p(
       'INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
