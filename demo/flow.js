@@ -511,7 +511,10 @@ function responseLabel(e) {
   const location = e.response.headers.find(([k]) => k === 'location')?.[1];
   if (e.responseStep === 'C' && e.to === 'as') return '303 → redirect_uri?code=…&state=…&iss=…';
   if (e.responseStep === 'E') return `${e.response.status}  access_token (JWT) + refresh_token`;
-  if (e.responseStep === 'G') return `${e.response.status}  ${e.response.headers.find(([k]) => k === 'content-type')?.[1]?.split(';')[0] ?? ''}`;
+  if (e.responseStep === 'G') return `${e.response.status}  ${new URL(e.request.url).pathname.slice(1)} (JSON)`;
+  if (e.step === 'discovery') return `${e.response.status}  server metadata (JSON)`;
+  if (e.step === 'revoke') return `${e.response.status}  revoked`;
+  if (e.step === 'refresh') return `${e.response.status}  new access_token + refresh_token`;
   if (e.step === 'A' && e.from === 'browser' && e.to === 'app') return '303 → authorization endpoint + state, code_challenge';
   if (e.step === 'C' && e.to === 'app') return '303 → /  Set-Cookie: session (opaque)';
   if (location) return shorten(`${e.response.status} → ${new URL(location, 'http://x').pathname}`, 60);
@@ -535,6 +538,15 @@ export function sequenceDiagram(arrows) {
   const top = 64;
   const row = 40;
   const height = top + arrows.length * row + 28;
+  // A light band behind each run of messages that belong to one step, so the steps read as blocks.
+  /** @type {Html[]} */
+  const bands = [];
+  for (let start = 0, band = 0; start < arrows.length; band++) {
+    let end = start;
+    while (end + 1 < arrows.length && STEPS[/** @type {Arrow} */ (arrows[end + 1]).step].letter === STEPS[/** @type {Arrow} */ (arrows[start]).step].letter) end++;
+    bands.push(html`<rect class="band ${band % 2 === 0 ? 'even' : 'odd'}" x="4" y="${top + start * row + 2}" width="${width - 8}" height="${(end - start + 1) * row}" rx="6"></rect>`);
+    start = end + 1;
+  }
   const heads = COLUMNS.map(
     (actor) => html`<g class="actor"><rect x="${x(actor) - 92}" y="8" width="184" height="36" rx="8"></rect><text x="${x(actor)}" y="31" text-anchor="middle">${ACTOR_NAMES[actor]}</text></g>
 <line class="lifeline" x1="${x(actor)}" y1="44" x2="${x(actor)}" y2="${height - 8}"></line>`,
@@ -559,9 +571,19 @@ export function sequenceDiagram(arrows) {
 <marker id="head-front" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path class="head front" d="M0,0 L10,5 L0,10 z"></path></marker>
 <marker id="head-back" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path class="head back" d="M0,0 L10,5 L0,10 z"></path></marker>
 </defs>
+${bands}
 ${heads}
 ${rows}
 </svg>`;
+}
+
+/** A message as text; a long body (the metadata document) folds away behind a summary. */
+function messageBlock(/** @type {string} */ text) {
+  const [head = '', ...rest] = text.split('\n\n');
+  const body = rest.join('\n\n');
+  const lines = body.split('\n').length;
+  if (lines <= 24) return html`<pre><code>${text}</code></pre>`;
+  return html`<pre><code>${head}</code></pre><details><summary>Show the body (${lines} lines)</summary><pre><code>${body}</code></pre></details>`;
 }
 
 /** @param {RecordedRequest} r */
@@ -606,21 +628,23 @@ function stepSections(flow) {
       byStep.set(step, list);
     }
   }
+  const skippedB = !byStep.has('B') && byStep.has('C');
   return order
-    .filter((step) => byStep.has(step))
+    .filter((step) => byStep.has(step) || (step === 'B' && skippedB))
     .map((step) => {
       const info = STEPS[step];
       const items = byStep.get(step) ?? [];
       return html`<section class="step" id="step-${step}" aria-labelledby="step-${step}-title">
   <h3 id="step-${step}-title"><span class="letter" aria-hidden="true">${info.letter}</span> ${/^[A-G]$/.test(info.letter) ? html`<span class="visually-hidden">Step ${info.letter}: </span>` : ''}${info.title}</h3>
   <p>${info.summary}</p>
+  ${step === 'B' && skippedB ? html`<p class="notice">Skipped this time: you were still signed in at the authorization server and had already allowed this app, so it answered step A with step C at once.</p>` : ''}
   ${info.refs.length ? html`<p class="refs">Specified in ${refLinks(info)}</p>` : ''}
   ${items.map(({ kind, exchange }) => {
     const from = kind === 'request' ? exchange.from : exchange.to;
     const to = kind === 'request' ? exchange.to : exchange.from;
     return html`<figure class="message">
     <figcaption>${ACTOR_NAMES[from]} → ${ACTOR_NAMES[to]}${from === 'browser' || to === 'browser' ? ' (front channel, through the browser)' : ' (back channel, server to server)'}</figcaption>
-    <pre><code>${kind === 'request' ? requestText(exchange.request) : responseText(exchange.response)}</code></pre>
+    ${messageBlock(kind === 'request' ? requestText(exchange.request) : responseText(exchange.response))}
     ${kind === 'response' && exchange.claims ? html`<p class="claims-intro">The access token is a JWT (RFC 9068). Decoded, it says:</p><pre><code>${JSON.stringify(exchange.claims, null, 2)}</code></pre>` : ''}
   </figure>`;
   })}
@@ -647,6 +671,7 @@ export function flowPage({ flow, signedIn }) {
 <p class="lead">Your sign-in at ${new Date(flow.startedAt).toISOString().slice(11, 19)} UTC, message by message: the OAuth 2.1 Authorization Code Grant with PKCE between your browser, this app, the authorization server and the notes API. These are the real requests and responses; codes, tokens, state, verifiers, secrets and cookies are cut to their first characters (…), your password is not shown at all.</p>
 <div class="key" aria-hidden="true"><span class="swatch front"></span> through your browser (front channel) <span class="swatch back"></span> server to server (back channel) <span class="swatch dashed"></span> response</div>
 <div class="diagram">${sequenceDiagram(arrows)}</div>
+<nav class="jump" aria-label="Steps"><ol>${(/** @type {StepId[]} */ (['A', 'B', 'C', 'D', 'E', 'F', 'G'])).map((id) => html`<li><a href="#step-${id}"><span class="letter" aria-hidden="true">${id}</span> ${STEPS[id].title}</a></li>`)}</ol></nav>
 <h2>Step by step</h2>
 <p>The letters are those of the protocol flow in <a href="https://www.rfc-editor.org/rfc/rfc6749#section-4.1" rel="noreferrer">RFC 6749 §4.1</a>. What matters most: the code in step C travels through your browser but is useless without the code_verifier that only the app holds (D), and the tokens of step E never travel through your browser at all.</p>
 ${stepSections(flow)}`;

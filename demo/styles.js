@@ -72,13 +72,22 @@ code { background: #eef0f5; padding: .05rem .3rem; border-radius: 4px; overflow-
 .sequence .label { font-size: 12.5px; fill: var(--fg); paint-order: stroke; stroke: #fff; stroke-width: 4px; stroke-linejoin: round; }
 .sequence circle { fill: var(--accent-soft); stroke: var(--accent); }
 .sequence .badge { font-size: 12px; font-weight: 700; fill: var(--accent-dark); }
+.sequence .band.even { fill: #f4f6fa; }
+.sequence .band.odd { fill: #fff; }
+details { margin-top: .35rem; }
+summary { cursor: pointer; color: var(--accent-dark); font-weight: 600; font-size: .92rem; padding: .2rem 0; }
+details pre { margin-top: .35rem !important; }
+.jump ol { list-style: none; display: flex; flex-wrap: wrap; gap: .4rem; padding: 0; margin: 1rem 0; }
+.jump a { display: inline-flex; align-items: center; gap: .4rem; padding: .25rem .7rem .25rem .3rem; border: 1px solid var(--border); border-radius: 99px; background: var(--card); text-decoration: none; color: var(--fg); font-size: .92rem; }
+.jump a:hover { border-color: var(--accent); }
+.jump .letter { min-width: 1.5rem; height: 1.5rem; font-size: .8rem; }
 .step { background: var(--card); border: 1px solid var(--border); border-radius: 12px; padding: 1.1rem 1.4rem; margin: 1rem 0; }
 .letter { display: inline-grid; place-items: center; min-width: 1.9rem; height: 1.9rem; border-radius: 50%; background: var(--accent); color: #fff; font-weight: 700; }
 .refs { font-size: .92rem; }
 .ref { display: inline-block; background: #eef0f5; border-radius: 6px; padding: .05rem .45rem; margin-right: .25rem; color: var(--fg); }
 .message { margin: .75rem 0 0; }
 .message figcaption { font-size: .9rem; font-weight: 600; color: var(--muted); margin-bottom: .25rem; }
-.message pre { margin: 0; background: #1c1f26; color: #e8eaf0; padding: .8rem 1rem; border-radius: 8px; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
+.message pre { margin: 0 0 .35rem; background: #1c1f26; color: #e8eaf0; padding: .8rem 1rem; border-radius: 8px; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
 .message pre code { background: none; padding: 0; color: inherit; }
 .claims-intro { margin: .5rem 0 .25rem; font-size: .92rem; }
 .foot { color: var(--muted); font-size: .85rem; text-align: center; padding: 1.5rem 1rem; border-top: 1px solid var(--border); background: var(--card); }

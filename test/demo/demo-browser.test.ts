@@ -232,7 +232,10 @@ describe('the demo in Chromium (issue 6)', () => {
     expect(await page.locator('script').count()).toBe(0);
     expect(await contrastFailures(page)).toEqual([]);
     await shot('5-what-just-happened');
+    await shot('5-what-just-happened-top', { fullPage: false });
     await page.locator('.diagram').screenshot({ path: artifactPath('demo', '5a-sequence-diagram.png') });
+    await page.locator('#step-D').screenshot({ path: artifactPath('demo', '5b-step-D.png') });
+    await page.locator('#step-E').screenshot({ path: artifactPath('demo', '5c-step-E.png') });
   });
 
   it('RFC 7009 §2.1: sign out ends the session and revokes the tokens', async () => {
@@ -284,6 +287,14 @@ describe('the demo in Chromium (issue 6)', () => {
     await page.goto(urls.app);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('the app refuses a POST from another origin (CSRF), even from another port on localhost', async () => {
+    const attempts: Array<Record<string, string>> = [{ 'sec-fetch-site': 'same-site' }, { 'sec-fetch-site': 'cross-site' }, { origin: urls.as }];
+    for (const headers of attempts) {
+      const response = await fetch(`${urls.app}/notes`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: 'text=x', redirect: 'manual' });
+      expect(response.status, JSON.stringify(headers)).toBe(403);
+    }
   });
 
   it('nothing but the three local servers was contacted, and no page logged an error (CSP included)', () => {

@@ -99,6 +99,7 @@ ${
 <h2>What now?</h2>
 <p>The application that sent you here made a request this server cannot accept, so for your safety you were not sent back to it. Go back to the application and try again later.</p>
 <p class="note">If you develop this application: the server log has the exact reason. Check the client_id and the redirect_uri, which must match the registration character for character.</p>`,
+    { wide: c !== undefined && input.showComparison },
   );
 }
 
