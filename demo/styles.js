@@ -31,7 +31,7 @@ h3 { font-size: 1.1rem; margin: 0 0 .5rem; display: flex; align-items: center; g
 .hero { background: var(--card); border: 1px solid var(--border); border-radius: 14px; padding: 2rem; }
 .how { display: grid; grid-template-columns: repeat(auto-fit, minmax(13rem, 1fr)); gap: 1rem; padding: 0; list-style: none; counter-reset: how; margin: 1.5rem 0; }
 .how li { background: var(--card); border: 1px solid var(--border); border-radius: 12px; padding: 1rem 1.1rem; counter-increment: how; }
-.how li::before { content: counter(how); display: inline-grid; place-items: center; width: 1.6rem; height: 1.6rem; border-radius: 50%; background: var(--accent-soft); color: var(--accent-dark); font-weight: 700; margin-bottom: .4rem; }
+.how li::before { content: counter(how); display: grid; place-items: center; width: 1.6rem; height: 1.6rem; border-radius: 50%; background: var(--accent-soft); color: var(--accent-dark); font-weight: 700; margin-bottom: .4rem; }
 .panel { background: var(--card); border: 1px solid var(--border); border-radius: 12px; padding: 1.25rem 1.5rem; margin: 1rem 0; }
 .button, button { display: inline-block; font: inherit; font-weight: 600; padding: .6rem 1.15rem; border-radius: 8px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; text-decoration: none; }
 .button:hover, button:hover { background: var(--accent-dark); }
