@@ -27,5 +27,6 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
       ...(options.max !== undefined ? { max: options.max } : {}),
     });
   }
-  return SqliteStore.open(database, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
+  // The server's store: WAL checkpoints in a worker thread, off the request path.
+  return SqliteStore.open(database, { backgroundCheckpoints: true, ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
 }

@@ -17,6 +17,7 @@ import type {
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
 import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
+import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { sqliteMigrations } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -112,6 +113,11 @@ function toKey(r: Row): KeyRecord {
 export interface SqliteStoreOptions {
   /** Milliseconds to wait for a lock held by another process (the CLI, another worker). */
   busyTimeoutMs?: number;
+  /**
+   * Run WAL checkpoints in a worker thread instead of inside commits (see checkpointer.ts). openStore
+   * (the server, the CLI) turns it on; off by default, so stores opened directly (tests) start no thread.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 /**
@@ -127,6 +133,7 @@ export class SqliteStore implements Store {
   /** Audit events waiting for the next batch (see appendEvent). */
   private eventQueue: Array<{ event: AuditEvent; resolve: () => void; reject: (error: unknown) => void }> = [];
   private eventFlush: NodeJS.Immediate | undefined;
+  private checkpointer: Checkpointer | undefined;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -174,7 +181,15 @@ export class SqliteStore implements Store {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = OFF');
     migrate(db);
-    return new SqliteStore(db);
+    const store = new SqliteStore(db);
+    if (options.backgroundCheckpoints && db.pragma('journal_mode', { simple: true }) === 'wal') {
+      // The automatic checkpoint stays as a safety net, at 10,000 pages (~40 MB of WAL).
+      db.pragma('wal_autocheckpoint = 10000');
+      store.checkpointer = startCheckpointer(filename, 100, () => {
+        if (db.open) db.pragma('wal_autocheckpoint = 1000');
+      });
+    }
+    return store;
   }
 
   async createClient(c: ClientRecord): Promise<void> {
@@ -453,6 +468,8 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
     if (this.db.open) this.flushEvents();
     if (this.db.open) this.db.close();
   }
