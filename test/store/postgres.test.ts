@@ -207,6 +207,38 @@ describe('PostgresStore', () => {
     });
   });
 
+  it('a statement stuck behind a lock past statementTimeoutMs (57014) surfaces as StoreUnavailableError', async () => {
+    const impatient = await PostgresStore.open({ connectionString: url, schema, max: 1, statementTimeoutMs: 300 });
+    await impatient.saveCode(codeRecord('timeout-code'));
+    const holder = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM codes WHERE hash = $1 FOR UPDATE', ['timeout-code']);
+      const started = Date.now();
+      const error = await impatient.consumeCode('timeout-code', T0, grantRecord('g-timeout'), null).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect(((error as Error).cause as { code?: string }).code).toBe('57014');
+      expect(Date.now() - started).toBeLessThan(5000);
+      await holder.query('ROLLBACK');
+      expect(await impatient.findGrant('g-timeout')).toBeUndefined();
+    } finally {
+      await holder.end();
+      await impatient.close();
+    }
+  });
+
+  it('an exhausted pool (no connection within connectionTimeoutMs) surfaces as StoreUnavailableError', async () => {
+    const small = await PostgresStore.open({ connectionString: url, schema, max: 1, connectionTimeoutMs: 200 });
+    const held = await small.pool.connect();
+    try {
+      await expect(small.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      held.release();
+      await small.close();
+    }
+  });
+
   it('a closed store answers StoreUnavailableError', async () => {
     const closed = await PostgresStore.open({ connectionString: url, schema, max: 1 });
     await closed.close();

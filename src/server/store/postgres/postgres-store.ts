@@ -28,6 +28,12 @@ export interface PostgresStoreOptions {
   max?: number;
   /** How long to wait for a connection before answering StoreUnavailableError (default 5000 ms). */
   connectionTimeoutMs?: number;
+  /**
+   * Server-side limit per statement (default 10000 ms). A statement stuck behind a lock or an
+   * overloaded server is cancelled (57014) and answered as StoreUnavailableError, so a request
+   * fails with 503 instead of hanging.
+   */
+  statementTimeoutMs?: number;
   /** Shown in pg_stat_activity (default `latchkey`). */
   applicationName?: string;
 }
@@ -332,6 +338,9 @@ export class PostgresStore implements Store {
       connectionString: options.connectionString,
       max: options.max ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+      statement_timeout: options.statementTimeoutMs ?? 10_000,
+      // TCP keepalive notices a server that vanished without closing the connection.
+      keepAlive: true,
       application_name: options.applicationName ?? 'latchkey',
       // search_path is set at connection start, so no statement needs a schema prefix.
       ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
@@ -637,6 +646,7 @@ const unavailableCodes = new Set([
   '57P01', // admin_shutdown (pg_terminate_backend, fast shutdown)
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now (starting up, recovery)
+  '57014', // query_canceled: statement_timeout, or cancelled by an operator
   '53300', // too_many_connections
   '3D000', // invalid_catalog_name: the database does not exist
   '28000', // invalid_authorization_specification
