@@ -8,7 +8,7 @@ import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
 import { latchkeyFastify, NotSignedInError, OAuthClient } from 'latchkey/client';
 import { FlowRecorder, flowPage } from './flow.js';
-import { appLayout, html } from './html.js';
+import { appLayout, Html, html } from './html.js';
 import { DEMO_SCOPES, DEMO_SCOPE_DESCRIPTIONS } from './seed.js';
 import { stylesheet } from './styles.js';
 
@@ -56,6 +56,25 @@ export async function buildDemoApp({ issuer, appUrl, apiUrl, clientId, clientSec
     if (crossOrigin) {
       return reply.code(403).type('text/html; charset=utf-8').send(appLayout({ title: 'Refused', body: html`<h1>Refused</h1><p>This form was sent from another site, so the app did not act on it. <a href="/">Go to your notes</a>.</p>` }));
     }
+  });
+
+  // One name for the app: the session cookie belongs to the host it was set on, and the
+  // registered redirect URI says localhost, so a visit to 127.0.0.1 is sent there first.
+  const canonicalHost = new URL(appUrl).host;
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers.host !== canonicalHost && (request.method === 'GET' || request.method === 'HEAD')) {
+      return reply.code(308).header('location', `${appUrl}${request.url}`).send();
+    }
+  });
+
+  // The client library answers a failed callback with a bare page; give it the app's look and
+  // say what happened in plain words (the library's message is already HTML-escaped).
+  const callbackPath = new URL(`${appUrl}/callback`).pathname;
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.url.split('?')[0] !== callbackPath || reply.statusCode < 400 || typeof payload !== 'string') return payload;
+    const message = new Html(/<p>([\s\S]*?)<\/p>/.exec(payload)?.[1] ?? 'The sign-in could not be completed.');
+    const error = new URL(request.url, appUrl).searchParams.get('error');
+    return appLayout({ title: 'Sign-in did not complete', body: callbackProblem(error, message) });
   });
 
   recorder.instrument(app, 'app');
@@ -129,6 +148,23 @@ export async function buildDemoApp({ issuer, appUrl, apiUrl, clientId, clientSec
   });
 
   return { app, client };
+}
+
+/**
+ * @param {string | null} error the `error` of the redirect back, if any (RFC 6749 §4.1.2.1)
+ * @param {Html} message
+ */
+function callbackProblem(error, message) {
+  return html`<section class="hero">
+  <h1>${error === 'access_denied' ? 'You chose not to allow access' : 'Sign-in did not complete'}</h1>
+  ${
+    error === 'access_denied'
+      ? html`<p class="lead">The authorization server sent you back with <code>error=access_denied</code> instead of a code, so this app received no token and cannot read your notes. That is how it should be.</p>`
+      : html`<p class="lead">${message}</p>`
+  }
+  <p><a class="button" href="/login">Sign in again</a> <a class="button secondary" href="/">Back to the start</a></p>
+  <p class="muted">The redirect back carried an error or did not match the sign-in this browser started, so the app stopped before asking for tokens (RFC 6749 §4.1.2.1, §10.12).</p>
+</section>`;
 }
 
 /** @param {string} [notice] */

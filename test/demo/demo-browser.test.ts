@@ -250,6 +250,16 @@ describe('the demo in Chromium (issue 6)', () => {
     expect(text).toMatch(/POST \/revoke HTTP\/1\.1[\s\S]*token_type_hint=refresh_token[\s\S]*HTTP\/1\.1 200/);
   });
 
+  it('signing in again while signed in at the server skips login and consent (A answered by C), and the replay says so', async () => {
+    await page.goto(urls.app);
+    await page.getByRole('link', { name: 'Sign in with Latchkey' }).click();
+    await page.getByRole('heading', { name: 'Hello, demo' }).waitFor();
+    await page.goto(`${urls.app}/flow`);
+    const text = await page.locator('main').innerText();
+    expect(text).toContain('Skipped this time');
+    expect(text).toContain('Access token response');
+  });
+
   it('R7 RFC 6749 §4.1.2.1: a redirect_uri with a trailing slash gets an error page that says what was compared with what', async () => {
     const authorize = new URL('/authorize', urls.as);
     authorize.search = new URLSearchParams({
@@ -287,6 +297,36 @@ describe('the demo in Chromium (issue 6)', () => {
     await page.goto(urls.app);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('RFC 6749 §4.1.2.1: after consent is withdrawn on the account page, Deny on the consent page brings the user back to a page that says no token was issued', async () => {
+    // Withdraw the earlier consent on the account page, so the server asks again.
+    await page.goto(`${urls.as}/account`);
+    await page.getByRole('button', { name: 'Revoke access for Latchkey Notes' }).click();
+    await page.getByText('You have not given any application access').waitFor();
+    const fresh = await browser.newContext();
+    try {
+      const other = await fresh.newPage();
+      await other.goto(`${urls.app}/login`);
+      await other.getByLabel('Username').fill('demo');
+      await other.getByLabel('Password').fill(password);
+      await other.getByRole('button', { name: 'Sign in' }).click();
+      await other.getByRole('button', { name: 'Deny' }).click();
+      await other.waitForURL((url) => url.origin === urls.app && url.pathname === '/callback');
+      await other.getByRole('heading', { name: 'You chose not to allow access' }).waitFor();
+      expect(await other.locator('main').innerText()).toContain('error=access_denied');
+      expect(await other.getByRole('link', { name: 'Sign in again' }).count()).toBe(1);
+      await other.screenshot({ path: artifactPath('demo', '6a-denied.png'), fullPage: true });
+      expect(await contrastFailures(other)).toEqual([]);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('a visit to 127.0.0.1 is sent to localhost, where the registered redirect URI points', async () => {
+    const response = await fetch(`${urls.app.replace('localhost', '127.0.0.1')}/flow`, { redirect: 'manual' });
+    expect(response.status).toBe(308);
+    expect(response.headers.get('location')).toBe(`${urls.app}/flow`);
   });
 
   it('the app refuses a POST from another origin (CSRF), even from another port on localhost', async () => {
