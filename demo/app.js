@@ -132,7 +132,7 @@ export async function buildDemoApp({ issuer, appUrl, apiUrl, clientId, clientSec
       current: '/flow',
       wide: true,
       user: user && { sub: user.sub, username: usernames.get(user.sub) },
-      body: flowPage({ flow: recorder.fromCookie(request.headers.cookie), signedIn: user !== undefined }),
+      body: flowPage({ flow: recorder.fromCookie(request.headers.cookie), signedIn: user !== undefined, urls: { issuer, appUrl, apiUrl } }),
     });
   });
 

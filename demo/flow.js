@@ -652,11 +652,39 @@ function stepSections(flow) {
     });
 }
 
+/** Three ideas that make the grant safe, before the details. */
+const IDEAS = html`<ul class="ideas">
+  <li><strong>Two channels.</strong> The code travels through your browser (front channel), where it could be seen. The tokens travel server to server (back channel), where it cannot.</li>
+  <li><strong>PKCE binds the code to its starter.</strong> Only the party that sent the code_challenge in A knows the code_verifier that D needs, so a stolen code is useless.</li>
+  <li><strong>state binds the answer to your browser.</strong> The app accepts C only with the state it stored for this browser, so nobody can push their sign-in into your session.</li>
+</ul>`;
+
+/** Links that show the protections at work. @param {{ issuer: string, appUrl: string, apiUrl: string }} urls */
+function tryIt(urls) {
+  const wrongRedirect = new URL('/authorize', urls.issuer);
+  wrongRedirect.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: 'latchkey-demo-app',
+    redirect_uri: `${urls.appUrl}/callback/`,
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+    state: 'try-it',
+  }).toString();
+  return html`<section class="step" aria-labelledby="try-title">
+  <h2 id="try-title">Try it yourself</h2>
+  <ul class="try">
+    <li><a href="${wrongRedirect.href}" rel="noreferrer">Send an authorization request with a redirect_uri that has one extra slash</a> — the server refuses to redirect and says exactly what it compared (<a class="ref" href="https://www.rfc-editor.org/rfc/rfc9700#section-4.1.3" rel="noreferrer">RFC 9700 §4.1.3</a>).</li>
+    <li><a href="${urls.apiUrl}/notes" rel="noreferrer">Call the notes API without a token</a> — 401 and a <code>WWW-Authenticate: Bearer</code> challenge (<a class="ref" href="https://www.rfc-editor.org/rfc/rfc6750#section-3" rel="noreferrer">RFC 6750 §3</a>).</li>
+    <li><a href="${urls.issuer}/account" rel="noreferrer">Withdraw this app’s access on your account page</a>, then reload <a href="/">your notes</a> — the app’s refresh token stops working and it asks you to sign in again.</li>
+  </ul>
+</section>`;
+}
+
 /**
- * @param {{ flow: Flow | undefined, signedIn: boolean }} input
+ * @param {{ flow: Flow | undefined, signedIn: boolean, urls: { issuer: string, appUrl: string, apiUrl: string } }} input
  * @returns {Html}
  */
-export function flowPage({ flow, signedIn }) {
+export function flowPage({ flow, signedIn, urls }) {
   const complete = flow !== undefined && flow.exchanges.some((e) => e.step === 'D');
   if (!flow || !complete) {
     return html`<h1>What just happened</h1>
@@ -669,10 +697,12 @@ export function flowPage({ flow, signedIn }) {
   const arrows = arrowsOf(flow);
   return html`<h1>What just happened</h1>
 <p class="lead">Your sign-in at ${new Date(flow.startedAt).toISOString().slice(11, 19)} UTC, message by message: the OAuth 2.1 Authorization Code Grant with PKCE between your browser, this app, the authorization server and the notes API. These are the real requests and responses; codes, tokens, state, verifiers, secrets and cookies are cut to their first characters (…), your password is not shown at all.</p>
+${IDEAS}
 <div class="key" aria-hidden="true"><span class="swatch front"></span> through your browser (front channel) <span class="swatch back"></span> server to server (back channel) <span class="swatch dashed"></span> response</div>
 <div class="diagram">${sequenceDiagram(arrows)}</div>
 <nav class="jump" aria-label="Steps"><ol>${(/** @type {StepId[]} */ (['A', 'B', 'C', 'D', 'E', 'F', 'G'])).map((id) => html`<li><a href="#step-${id}"><span class="letter" aria-hidden="true">${id}</span> ${STEPS[id].title}</a></li>`)}</ol></nav>
 <h2>Step by step</h2>
 <p>The letters are those of the protocol flow in <a href="https://www.rfc-editor.org/rfc/rfc6749#section-4.1" rel="noreferrer">RFC 6749 §4.1</a>. What matters most: the code in step C travels through your browser but is useless without the code_verifier that only the app holds (D), and the tokens of step E never travel through your browser at all.</p>
-${stepSections(flow)}`;
+${stepSections(flow)}
+${tryIt(urls)}`;
 }

@@ -81,6 +81,9 @@ details pre { margin-top: .35rem !important; }
 .jump a { display: inline-flex; align-items: center; gap: .4rem; padding: .25rem .7rem .25rem .3rem; border: 1px solid var(--border); border-radius: 99px; background: var(--card); text-decoration: none; color: var(--fg); font-size: .92rem; }
 .jump a:hover { border-color: var(--accent); }
 .jump .letter { min-width: 1.5rem; height: 1.5rem; font-size: .8rem; }
+.ideas { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: .75rem; margin: 1rem 0; }
+.ideas li { background: var(--card); border: 1px solid var(--border); border-left: 4px solid var(--accent); border-radius: 10px; padding: .8rem 1rem; }
+.try li { margin-bottom: .6rem; }
 .step { background: var(--card); border: 1px solid var(--border); border-radius: 12px; padding: 1.1rem 1.4rem; margin: 1rem 0; }
 .letter { display: inline-grid; place-items: center; min-width: 1.9rem; height: 1.9rem; border-radius: 50%; background: var(--accent); color: #fff; font-weight: 700; }
 .refs { font-size: .92rem; }
