@@ -19,9 +19,9 @@ export function renderChart(results: ChartRow[], options: { title: string }): st
     if (!Number.isFinite(r.opsPerSecond)) continue;
     groups.set(r.row, [...(groups.get(r.row) ?? []), r]);
   }
-  const width = 900;
-  const labelWidth = 230;
-  const barArea = width - labelWidth - 170;
+  const width = 980;
+  const labelWidth = 290;
+  const barArea = width - labelWidth - 250;
   const barHeight = 18;
   const gap = 6;
   let y = 56;
@@ -33,7 +33,7 @@ export function renderChart(results: ChartRow[], options: { title: string }): st
     y += 22;
     for (const r of rows) {
       const w = Math.max(1, (r.opsPerSecond / max) * barArea);
-      const ratio = baseline && r.latchkey ? `  ${(r.opsPerSecond / baseline.opsPerSecond).toFixed(2)} ×` : '';
+      const ratio = baseline && r.latchkey ? `  (${(r.opsPerSecond / baseline.opsPerSecond).toFixed(2)} × oidc-provider)` : '';
       const value = `${Math.round(r.opsPerSecond).toLocaleString('en-US')}/s${ratio}${r.errors > 0 ? ` (${r.errors} errors)` : ''}`;
       parts.push(`<text x="${labelWidth - 8}" y="${y + 13}" class="server" text-anchor="end">${escape(r.server)}</text>`);
       parts.push(`<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" class="${r.latchkey ? 'latchkey' : 'peer'}"/>`);
