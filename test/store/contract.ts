@@ -312,10 +312,12 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findInteraction('nope', T0)).toBeUndefined();
       });
 
-      it('deleteInteraction removes it', async () => {
+      it('deleteInteraction removes it and is true for exactly one of several parallel callers', async () => {
         await store.createInteraction(interactionRecord('i1'));
-        await store.deleteInteraction('i1');
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.deleteInteraction('i1')));
+        expect(results.filter(Boolean)).toHaveLength(1);
         expect(await store.findInteraction('i1', T0)).toBeUndefined();
+        expect(await store.deleteInteraction('i1')).toBe(false);
       });
     });
 
@@ -369,6 +371,16 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         // Already revoked: keeps the first revocation time.
         expect((await store.findGrant('g5'))?.revokedAt).toBe(T0 + 1);
       });
+
+      it('revokeConsent deletes that user and client\'s unredeemed codes, so none can be redeemed after the revocation', async () => {
+        await store.saveCode(codeRecord('pending-u1-c1', { userId: 'u1', clientId: 'c1' }));
+        await store.saveCode(codeRecord('pending-u1-c2', { userId: 'u1', clientId: 'c2' }));
+        await store.saveCode(codeRecord('pending-u2-c1', { userId: 'u2', clientId: 'c1' }));
+        await store.revokeConsent('u1', 'c1', T0 + 100);
+        expect(await store.findCode('pending-u1-c1')).toBeUndefined();
+        expect(await store.findCode('pending-u1-c2')).toBeDefined();
+        expect(await store.findCode('pending-u2-c1')).toBeDefined();
+      });
     });
 
     describe('authorization codes', () => {
@@ -390,6 +402,15 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect((await store.findCode('h1'))?.consumedAt).toBe(T0 + 7);
         expect(await store.findGrant('g1')).toEqual(grant);
         expect(await store.findRefreshToken('rt1')).toEqual(refresh);
+      });
+
+      it('C1 OAuth 2.1 §4.1.2: consumeCode refuses a code at or past its expiry and writes nothing', async () => {
+        await store.saveCode(codeRecord('h-old', { grantId: 'g-old' }));
+        const expiresAt = (await store.findCode('h-old'))!.expiresAt;
+        expect(await store.consumeCode('h-old', expiresAt, grantRecord('g-old'), refreshRecord('rt-old', 'g-old'))).toBe(false);
+        expect((await store.findCode('h-old'))?.consumedAt).toBeNull();
+        expect(await store.findGrant('g-old')).toBeUndefined();
+        expect(await store.findRefreshToken('rt-old')).toBeUndefined();
       });
 
       it('C3 RFC 6749 §4.1.2: a second consumeCode returns false and writes nothing', async () => {

@@ -191,21 +191,26 @@ export interface Store {
   createInteraction(interaction: InteractionRecord): Promise<void>;
   /** Only an unexpired interaction is returned. */
   findInteraction(id: string, now: number): Promise<InteractionRecord | undefined>;
-  deleteInteraction(id: string): Promise<void>;
+  /**
+   * Deletes the interaction; true for the one caller that deleted it. Two parallel answers to one
+   * consent page therefore issue one code, not two.
+   */
+  deleteInteraction(id: string): Promise<boolean>;
 
   // consent
   findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined>;
   /** Inserts or replaces the (user, client) consent. */
   saveConsent(consent: ConsentRecord): Promise<void>;
   listConsents(userId: string): Promise<ConsentRecord[]>;
-  /** Removes the consent and revokes every grant of that user for that client. */
+  /** Removes the consent, revokes every grant of that user for that client, and deletes their unredeemed codes. */
   revokeConsent(userId: string, clientId: string, now: number): Promise<void>;
 
   // authorization codes
   saveCode(code: CodeRecord): Promise<void>;
   findCode(hash: string): Promise<CodeRecord | undefined>;
   /**
-   * RFC 6749 §4.1.2 / checklist C3: marks the code consumed with one atomic compare-and-set and,
+   * RFC 6749 §4.1.2 / checklist C3: marks the code consumed, if it is unconsumed and unexpired at
+   * `now`, with one atomic compare-and-set and,
    * in the same transaction, creates its grant and first refresh token (if any). Exactly one
    * caller gets `true` for a code, however many race; every other gets `false` and nothing is
    * written.

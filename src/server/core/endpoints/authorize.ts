@@ -172,8 +172,20 @@ export async function proceed(
     if (request.prompt.includes('none')) return { kind: 'redirect', location: errorLocation(ctx, request, oauthError('consent_required')) };
     return { kind: 'consent', interactionId: (interaction ?? (await createInteraction(ctx, request))).id };
   }
-  if (interaction) await ctx.store.deleteInteraction(interaction.id);
+  if (interaction && !(await ctx.store.deleteInteraction(interaction.id))) return alreadyAnswered();
   return { kind: 'redirect', location: await issueCode(ctx, request, session) };
+}
+
+/** The interaction was used up by a parallel request (a double submit): exactly one of them issues a code. */
+function alreadyAnswered(): AuthorizeOutcome {
+  return {
+    kind: 'error-page',
+    error: oauthError('invalid_request', {
+      redirectable: false,
+      description: 'This sign-in request has already been answered. Go back to the application and start again.',
+      detail: 'interaction already used',
+    }),
+  };
 }
 
 /**
@@ -194,7 +206,7 @@ export function isLoginSatisfied(
 export async function completeConsent(ctx: CoreContext, interaction: InteractionRecord, session: SessionRecord, approved: boolean): Promise<AuthorizeOutcome> {
   const { request } = interaction;
   const now = ctx.clock.now();
-  await ctx.store.deleteInteraction(interaction.id);
+  if (!(await ctx.store.deleteInteraction(interaction.id))) return alreadyAnswered();
   if (!approved) {
     ctx.events.emit({ type: 'consent.denied', at: now, clientId: request.clientId, userId: session.userId });
     // RFC 6749 §4.1.2.1: the resource owner denied the request.

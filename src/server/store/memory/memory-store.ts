@@ -137,9 +137,9 @@ export class MemoryStore implements Store {
     return interaction && interaction.expiresAt > now ? copy(interaction) : undefined;
   }
 
-  async deleteInteraction(id: string): Promise<void> {
+  async deleteInteraction(id: string): Promise<boolean> {
     this.assertOpen();
-    this.interactions.delete(id);
+    return this.interactions.delete(id);
   }
 
   async findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {
@@ -166,6 +166,9 @@ export class MemoryStore implements Store {
     for (const grant of this.grants.values()) {
       if (grant.userId === userId && grant.clientId === clientId && grant.revokedAt === null) grant.revokedAt = now;
     }
+    for (const [hash, code] of this.codes) {
+      if (code.userId === userId && code.clientId === clientId && code.consumedAt === null) this.codes.delete(hash);
+    }
   }
 
   async saveCode(code: CodeRecord): Promise<void> {
@@ -183,7 +186,7 @@ export class MemoryStore implements Store {
     this.assertOpen();
     // RFC 6749 §4.1.2 (C3): compare-and-set; nothing awaits between the check and the writes.
     const code = this.codes.get(hash);
-    if (!code || code.consumedAt !== null) return false;
+    if (!code || code.consumedAt !== null || code.expiresAt <= now) return false;
     // Check every write before making any, so a conflict leaves nothing behind (as a rolled-back transaction would).
     if (this.grants.has(grant.id)) throw new StoreConflictError(`grant ${grant.id} exists`);
     if (refreshToken && this.refreshTokens.has(refreshToken.hash)) throw new StoreConflictError('refresh token exists');

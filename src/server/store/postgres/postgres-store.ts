@@ -87,14 +87,15 @@ const sql = {
   deleteSession: 'DELETE FROM sessions WHERE id_hash = $1',
   insertInteraction: 'INSERT INTO interactions (id, client_id, request, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
   findInteraction: 'SELECT id, client_id, request, created_at, expires_at FROM interactions WHERE id = $1 AND expires_at > $2',
-  deleteInteraction: 'DELETE FROM interactions WHERE id = $1',
+  deleteInteraction: 'DELETE FROM interactions WHERE id = $1 RETURNING id',
   findConsent: 'SELECT user_id, client_id, scope, granted_at FROM consents WHERE user_id = $1 AND client_id = $2',
   upsertConsent: `
     INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT (user_id, client_id) DO UPDATE SET scope = EXCLUDED.scope, granted_at = EXCLUDED.granted_at`,
   listConsents: 'SELECT user_id, client_id, scope, granted_at FROM consents WHERE user_id = $1 ORDER BY granted_at DESC, client_id COLLATE "C"',
   revokeConsent: `
-    WITH c AS (DELETE FROM consents WHERE user_id = $1 AND client_id = $2)
+    WITH c AS (DELETE FROM consents WHERE user_id = $1 AND client_id = $2),
+      unredeemed AS (DELETE FROM codes WHERE user_id = $1 AND client_id = $2 AND consumed_at IS NULL)
     UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
   insertCode: `
     INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)
@@ -104,7 +105,7 @@ const sql = {
   // refresh token are inserted only from its RETURNING row, so a loser writes nothing.
   consumeCode: `
     WITH won AS (
-      UPDATE codes SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL RETURNING hash
+      UPDATE codes SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 RETURNING hash
     ), new_grant AS (
       INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at)
       SELECT $3::text, $4::text, $5::text, $6::text[], $7::text, $8::bigint, $9::bigint, $10::bigint, $11::bigint FROM won
@@ -446,8 +447,8 @@ export class PostgresStore implements Store {
     };
   }
 
-  async deleteInteraction(id: string): Promise<void> {
-    await this.run('deleteInteraction', [id]);
+  async deleteInteraction(id: string): Promise<boolean> {
+    return (await this.run('deleteInteraction', [id])).rowCount === 1;
   }
 
   async findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {

@@ -141,7 +141,7 @@ export class SqliteStore implements Store {
     this.tx = {
       // RFC 6749 §4.1.2 (C3): the compare-and-set and the grant it creates commit together or not at all.
       consumeCode: db.transaction((hash: string, now: number, grant: GrantRecord, refresh: RefreshTokenRecord | null): boolean => {
-        if (this.s.consumeCode.run(now, hash).changes !== 1) return false;
+        if (this.s.consumeCode.run({ now, hash }).changes !== 1) return false;
         this.insertGrant(grant);
         if (refresh) this.insertRefreshToken(refresh);
         return true;
@@ -285,8 +285,8 @@ export class SqliteStore implements Store {
     };
   }
 
-  async deleteInteraction(id: string): Promise<void> {
-    this.s.deleteInteraction.run(id);
+  async deleteInteraction(id: string): Promise<boolean> {
+    return this.s.deleteInteraction.run(id).changes === 1;
   }
 
   async findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {
@@ -311,6 +311,7 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       this.s.deleteConsent.run(userId, clientId);
       this.s.revokeGrantsOfUserClient.run(now, userId, clientId);
+      this.s.deleteUnredeemedCodesOfUserClient.run(userId, clientId);
     })();
   }
 
@@ -536,11 +537,12 @@ function prepareStatements(db: Database.Database) {
     listConsents: p('SELECT * FROM consents WHERE user_id = ? ORDER BY granted_at DESC, client_id'),
     deleteConsent: p('DELETE FROM consents WHERE user_id = ? AND client_id = ?'),
     revokeGrantsOfUserClient: p('UPDATE grants SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL'),
+    deleteUnredeemedCodesOfUserClient: p('DELETE FROM codes WHERE user_id = ? AND client_id = ? AND consumed_at IS NULL'),
     insertCode: p(
       'INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     findCode: p('SELECT * FROM codes WHERE hash = ?'),
-    consumeCode: p('UPDATE codes SET consumed_at = ? WHERE hash = ? AND consumed_at IS NULL'),
+    consumeCode: p('UPDATE codes SET consumed_at = @now WHERE hash = @hash AND consumed_at IS NULL AND expires_at > @now'),
     insertGrant: p(
       'INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
