@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { EventFilter, Store, StoredAuditEvent } from '../server/core/ports.js';
 import { openStore } from '../server/store/open-store.js';
@@ -82,6 +83,7 @@ export function eventsCommand(databaseOption: () => Option): Command {
     .action(async (o: EventsOptions & { database: string }) => {
       // Checked before the database is opened, so a typo never creates a database file.
       eventFilter(o, Date.now());
+      if (!/^postgres(ql)?:\/\//i.test(o.database) && !existsSync(o.database)) throw new UsageError(`no database at ${o.database} (set --database or LATCHKEY_DATABASE)`);
       const store = await openStore(o.database);
       try {
         const lines = await listEvents(store, o);

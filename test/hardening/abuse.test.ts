@@ -178,6 +178,10 @@ describe('Rate limits at /authorize and /token: 429 with Retry-After', () => {
     const body = (await last!.json()) as { error: string; error_description: string };
     expect(body.error).toBe('invalid_request');
     expect((await lk.store.listEvents({ type: 'rate_limit.exceeded' })).length).toBe(1);
+    // A flood past the limit writes no further events: one per window.
+    const before = (await lk.store.listEvents({ limit: 1000 })).length;
+    for (let i = 0; i < 5; i++) expect((await postForm(`${lk.url}/token`, { grant_type: 'authorization_code', code: 'x', client_id: 'nobody' })).status).toBe(429);
+    expect((await lk.store.listEvents({ limit: 1000 })).length).toBe(before);
   });
 
   it('the third /authorize request for one client in the window gets a 429 page with Retry-After', async () => {

@@ -163,7 +163,8 @@ function handleError(ctx: CoreContext, metrics: HttpMetrics, error: FastifyError
   // The machine-readable reason goes to the audit trail under the client_id that was sent, so the
   // client's developers can see it (`latchkey events --client ID`); the caller gets only the code.
   const event = oauth.code === 'invalid_client' ? 'client_authentication.failed' : 'request.rejected';
-  if (oauth.code === 'invalid_client' || (oauth.detail !== undefined && oauth.status < 500)) {
+  // A 429 is not recorded per request (rate_limit.exceeded is, once per window): a flood stays cheap.
+  if (oauth.code === 'invalid_client' || (oauth.detail !== undefined && oauth.status < 500 && oauth.status !== 429)) {
     ctx.events.emit({ type: event, at: ctx.clock.now(), clientId: claimedClientId(request), detail: { error: oauth.code, reason: oauth.detail, endpoint: request.routeOptions.url } });
   }
   return reply.code(oauth.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(oauth.toJSON());
