@@ -20,6 +20,8 @@ export type {
   KeyRing,
 } from './core/ports.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
+export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.js';
+export { MemoryStore } from './store/memory/memory-store.js';
 export { openStore } from './store/open-store.js';
 export { StoreKeyRing } from './keys/key-ring.js';
 export { argon2Hasher } from './platform/password-hasher.js';
