@@ -130,7 +130,7 @@ describe('Password brute force per client IP', () => {
     lk = await startInstance({
       databaseFile: `${tmp.dir}/ip.db`,
       kek: newKek(),
-      settings: { throttle: { login: { freeAttemptsPerAccount: 10, lockAfterPerAccount: 20, freeAttemptsPerIp: 3, lockAfterPerIp: 3, baseDelayMs: 1 } } },
+      settings: { throttle: { login: { freeAttemptsPerAccount: 10, lockAfterPerAccount: 20, freeAttemptsPerIp: 3, lockAfterPerIp: 3, baseDelayMs: 1 }, rate: { exemptLoopback: false } } },
     });
   });
   afterAll(async () => {
@@ -142,6 +142,21 @@ describe('Password brute force per client IP', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await login(lk.url, `user${i}`, 'Summer2026!')).status);
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
+  });
+
+  it('from a loopback address (an untrusted local proxy) only the per-account counters apply by default', async () => {
+    const local = await startInstance({
+      databaseFile: `${tmp.dir}/ip-loopback.db`,
+      kek: newKek(),
+      settings: { throttle: { login: { freeAttemptsPerAccount: 10, lockAfterPerAccount: 20, freeAttemptsPerIp: 3, lockAfterPerIp: 3, baseDelayMs: 1 } } },
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await login(local.url, `user${i}`, 'Summer2026!')).status);
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 401]);
+    } finally {
+      await local.close();
+    }
   });
 });
 

@@ -38,7 +38,11 @@ export interface ThrottleSettings {
     authorizePerClient: number;
     tokenPerIp: number;
     tokenPerClient: number;
-    /** Per-IP limits do not apply to 127.0.0.1 and ::1 (a local proxy or load test). */
+    /**
+     * Per-IP limits (request rates and the per-IP login counter) do not apply to 127.0.0.1 and
+     * ::1: behind a local proxy that is not trusted every client shares that address, and one
+     * shared counter would lock everybody out. Per-account and per-client limits still apply.
+     */
     exemptLoopback: boolean;
   };
   /** P8: how long a client's PKCE challenges are remembered to spot one used twice. 0 turns it off. */
@@ -148,9 +152,10 @@ export class Throttle {
     const s = this.settings.login;
     const now = this.ctx.clock.now();
     const windowMs = s.windowSeconds * 1000;
+    const countIp = !(this.settings.rate.exemptLoopback && isLoopback(ip));
     const [account, address] = await Promise.all([
       this.ctx.store.hit(`login:user:${keyPart(username.toLowerCase())}`, now, windowMs),
-      this.ctx.store.hit(`login:ip:${keyPart(ip)}`, now, windowMs),
+      countIp ? this.ctx.store.hit(`login:ip:${keyPart(ip)}`, now, windowMs) : { count: 0, resetAt: now },
     ]);
     const overAccount = account.count > s.lockAfterPerAccount;
     const overIp = address.count > s.lockAfterPerIp;
