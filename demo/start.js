@@ -64,10 +64,14 @@ async function main() {
   const isFile = !/^postgres(ql)?:\/\//i.test(database);
   const firstStart = isFile && !existsSync(database);
 
-  const logger = pino({
-    level: config.logLevel,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
-  });
+  const logger = pino(
+    {
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+    },
+    // Set LATCHKEY_LOG_FORMAT=json for the raw pino lines.
+    env.LATCHKEY_LOG_FORMAT === 'json' ? process.stdout : { write: (line) => void process.stdout.write(readableLogLine(line)) },
+  );
   const store = await openStore(database);
   const demo = await ensureDemoData(store, argon2Hasher, { kek: config.keyEncryptionKey, appUrl, apiUrl });
 
@@ -150,10 +154,41 @@ async function main() {
     const force = setTimeout(() => process.exit(1), 5_000);
     force.unref();
     await closeAll();
+    console.log('  Latchkey demo stopped.');
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
+}
+
+const LEVELS = /** @type {Record<number, string>} */ ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' });
+
+/**
+ * One pino JSON line as one line a person can read. A refused authorization request (logged with
+ * what was compared with what, for the client's developers) reads like the development error page.
+ */
+function readableLogLine(/** @type {string} */ line) {
+  /** @type {Record<string, any>} */
+  let entry;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  const { level, time, msg, pid: _pid, hostname: _hostname, comparison, err, ...rest } = entry;
+  const stamp = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 19);
+  const label = LEVELS[level] ?? String(level);
+  const colour = level >= 50 ? pc.red : level >= 40 ? pc.yellow : pc.dim;
+  const fields = Object.entries(rest)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+  let out = `${pc.dim(stamp)} ${colour(label.padEnd(5))} ${msg ?? ''}${fields ? ` ${pc.dim(fields)}` : ''}\n`;
+  if (comparison && typeof comparison === 'object') {
+    out += `         registered: ${(comparison.registered ?? []).join(', ') || '(nothing)'}\n         received:   ${comparison.received}\n         ${comparison.difference}\n`;
+  }
+  if (err && typeof err === 'object') out += `         ${err.type ?? 'Error'}: ${err.message ?? ''}\n`;
+  return out;
 }
 
 main().catch((error) => {
