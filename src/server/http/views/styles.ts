@@ -25,7 +25,7 @@ main:focus { outline: none; box-shadow: none; }
 .brand-mark::before { content: ""; position: absolute; left: 50%; top: 50%; width: 2px; height: .45rem; margin: .05rem 0 0 -1px; background: #fff; }
 .top-logout { display: flex; gap: .85rem; align-items: center; margin: 0; flex-wrap: wrap; }
 .who { color: var(--muted); font-size: .95rem; }
-.card { width: min(28rem, calc(100% - 2rem)); margin: 3rem 1rem 2rem; padding: 2.25rem 2.25rem 2rem; background: var(--card); border: 1px solid var(--border); border-radius: 16px; box-shadow: 0 1px 2px rgba(20,30,60,.06), 0 8px 28px rgba(20,30,60,.07); }
+.card { width: min(30rem, calc(100% - 2rem)); margin: 3rem 1rem 2rem; padding: 2.25rem 2.25rem 2rem; background: var(--card); border: 1px solid var(--border); border-radius: 16px; box-shadow: 0 1px 2px rgba(20,30,60,.06), 0 8px 28px rgba(20,30,60,.07); }
 .card.wide { width: min(48rem, calc(100% - 2rem)); }
 h1 { font-size: 1.6rem; line-height: 1.25; margin: 0 0 .5rem; letter-spacing: -.015em; }
 h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
