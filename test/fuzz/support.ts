@@ -33,12 +33,31 @@ export function snapshot(file: string): Record<string, string> {
 
 /** Strings a fuzzer would try: empty, huge, control characters, broken escapes, injections, unicode. */
 export const nastyString = fc.oneof(
-  fc.string({ maxLength: 40 }),
-  fc.string({ unit: 'grapheme', maxLength: 20 }),
-  fc.string({ unit: 'binary', maxLength: 20 }),
-  fc.constantFrom('', ' ', '%', '%zz', '%C3%28', '%00', '%FF%FE', '\u0000', '\r\n', '../../etc/passwd', "' OR 1=1 --", '<script>alert(1)</script>', 'null', '[]', '{}', 'S256', 'plain', 'code', 'token', 'none', 'https://evil.example/cb', 'http://127.0.0.1:1/cb', 'javascript:alert(1)'),
-  fc.integer({ min: 4000, max: 20_000 }).map((n) => 'x'.repeat(n)),
+  { weight: 3, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
+  { weight: 3, arbitrary: fc.constantFrom('', ' ', '%', '%zz', '%C3%28', '%00', '%FF%FE', '\u0000', '\r\n', '../../etc/passwd', "' OR 1=1 --", '<script>alert(1)</script>', 'null', '[]', '{}', 'S256', 'plain', 'code', 'token', 'none', 'https://evil.example/cb', 'http://127.0.0.1:1/cb', 'javascript:alert(1)') },
+  { weight: 1, arbitrary: fc.integer({ min: 4000, max: 20_000 }).map((n) => 'x'.repeat(n)) },
 );
+
+/**
+ * A request built from a well-formed one: some parameters dropped, a few values replaced with
+ * nasty strings, a few parameters added (perhaps repeating one). Most requests then get past the
+ * first checks and fail deeper, where the interesting bugs live.
+ */
+export function mutated(base: Array<[string, string]>, extraValue: fc.Arbitrary<string>): fc.Arbitrary<Array<[string, string]>> {
+  return fc
+    .record({
+      keep: fc.array(fc.integer({ min: 0, max: 99 }).map((n) => n < 85), { minLength: base.length, maxLength: base.length }),
+      replace: fc.array(fc.tuple(fc.nat({ max: Math.max(0, base.length - 1) }), fc.oneof(nastyString, extraValue)), { maxLength: 2 }),
+      extra: fc.array(fc.tuple(paramName, fc.oneof(nastyString, extraValue)), { maxLength: 3 }),
+    })
+    .map(({ keep, replace, extra }) => {
+      const pairs = base.map(([k, v]) => [k, v] as [string, string]);
+      for (const [i, value] of replace) if (pairs[i]) pairs[i] = [pairs[i]![0], value];
+      return [...pairs.filter((_, i) => keep[i]), ...extra];
+    });
+}
 
 /** One parameter name: mostly names the endpoints know, sometimes anything. */
 export const paramName = fc.oneof(
