@@ -685,8 +685,9 @@ function tryIt(urls) {
  * @returns {Html}
  */
 export function flowPage({ flow, signedIn, urls }) {
-  const complete = flow !== undefined && flow.exchanges.some((e) => e.step === 'D');
-  if (!flow || !complete) {
+  // Something to show once the browser came back to the app (C), with or without a code.
+  const cameBack = flow !== undefined && flow.exchanges.some((e) => e.step === 'C' && e.to === 'app');
+  if (!flow || !cameBack) {
     return html`<h1>What just happened</h1>
 <p class="lead">This page replays your last sign-in, message by message: the Authorization Code Grant with PKCE, as it happened between your browser, this app, the authorization server and the notes API.</p>
 <div class="panel">
@@ -695,12 +696,24 @@ export function flowPage({ flow, signedIn, urls }) {
 </div>`;
   }
   const arrows = arrowsOf(flow);
+  const callback = flow.exchanges.find((e) => e.step === 'C' && e.to === 'app');
+  const callbackError = callback ? new URL(callback.request.url).searchParams.get('error') : null;
+  const stopped = !flow.exchanges.some((e) => e.step === 'D');
   return html`<h1>What just happened</h1>
+${
+  stopped
+    ? html`<div class="notice" role="status">This sign-in stopped at step C: ${
+        callbackError
+          ? html`the authorization server sent your browser back with <code>error=${callbackError}</code> instead of a code (RFC 6749 §4.1.2.1), so the app never asked for tokens.`
+          : 'the app refused the redirect back (wrong or missing state, iss or session), so it never asked for tokens.'
+      }</div>`
+    : ''
+}
 <p class="lead">Your sign-in at ${new Date(flow.startedAt).toISOString().slice(11, 19)} UTC, message by message: the OAuth 2.1 Authorization Code Grant with PKCE between your browser, this app, the authorization server and the notes API. These are the real requests and responses; codes, tokens, state, verifiers, secrets and cookies are cut to their first characters (…), your password is not shown at all.</p>
 ${IDEAS}
 <div class="key" aria-hidden="true"><span class="swatch front"></span> through your browser (front channel) <span class="swatch back"></span> server to server (back channel) <span class="swatch dashed"></span> response</div>
 <div class="diagram">${sequenceDiagram(arrows)}</div>
-<nav class="jump" aria-label="Steps"><ol>${(/** @type {StepId[]} */ (['A', 'B', 'C', 'D', 'E', 'F', 'G'])).map((id) => html`<li><a href="#step-${id}"><span class="letter" aria-hidden="true">${id}</span> ${STEPS[id].title}</a></li>`)}</ol></nav>
+<nav class="jump" aria-label="Steps"><ol>${(/** @type {StepId[]} */ (['A', 'B', 'C', 'D', 'E', 'F', 'G'])).filter((id) => id === 'B' || flow.exchanges.some((e) => e.step === id || e.responseStep === id)).map((id) => html`<li><a href="#step-${id}"><span class="letter" aria-hidden="true">${id}</span> ${STEPS[id].title}</a></li>`)}</ol></nav>
 <h2>Step by step</h2>
 <p>The letters are those of the protocol flow in <a href="https://www.rfc-editor.org/rfc/rfc6749#section-4.1" rel="noreferrer">RFC 6749 §4.1</a>. What matters most: the code in step C travels through your browser but is useless without the code_verifier that only the app holds (D), and the tokens of step E never travel through your browser at all.</p>
 ${stepSections(flow)}

@@ -318,6 +318,15 @@ describe('the demo in Chromium (issue 6)', () => {
       expect(await other.getByRole('link', { name: 'Sign in again' }).count()).toBe(1);
       await other.screenshot({ path: artifactPath('demo', '6a-denied.png'), fullPage: true });
       expect(await contrastFailures(other)).toEqual([]);
+      // The replay shows the flow up to C and why it stopped there.
+      await other.goto(`${urls.app}/flow`);
+      const replay = await other.locator('main').innerText();
+      expect(replay).toContain('This sign-in stopped at step C');
+      expect(replay).toContain('error=access_denied');
+      expect(replay).toContain('POST /consent');
+      expect(await other.locator('#step-C').count()).toBe(1);
+      expect(await other.locator('#step-D').count()).toBe(0);
+      expect(replay).not.toContain('Access token request');
     } finally {
       await fresh.close();
     }
