@@ -172,8 +172,8 @@ describe('Fuzz: malformed requests at /authorize, /token, /introspect, /revoke a
           const error = to.searchParams.get('error');
           if (error !== null) {
             expect(registeredCodes.has(error), error).toBe(true);
-            // An error goes only to a registered redirect URI (R7, R10).
-            expect(['https://app.example/cb', 'https://app.example/other']).toContain(`${to.origin}${to.pathname}`);
+            // An error goes only to a registered redirect URI (R7, R10; loopback with any port, R2).
+            expect(['https://app.example/cb', 'https://app.example/other', 'http://127.0.0.1/cb']).toContain(`${to.protocol}//${to.hostname}${to.pathname}`);
             refused = true;
           }
         } else if (refused && res.headers.get('content-type')?.includes('text/html')) {
