@@ -90,9 +90,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let endedAt = 0;
   let instance: AutocannonInstance | undefined;
 
-  const recordError = (key: string) => {
+  const recordError = (what: string) => {
     if (ended) return;
     errorCount += 1;
+    // Group alike answers: ids, codes and counts differ from one answer to the next.
+    const key = what.replace(/(?=[A-Za-z0-9_-]*[A-Z0-9])[A-Za-z0-9_-]{16,}/g, '…').replace(/(?<!HTTP )\b\d+\b/g, 'N');
     errors.set(key, (errors.get(key) ?? 0) + 1);
   };
   const end = () => {
