@@ -62,7 +62,7 @@ async function main() {
   const appUrl = `http://localhost:${appPort}`;
   const apiUrl = `http://localhost:${apiPort}`;
   const isFile = !/^postgres(ql)?:\/\//i.test(database);
-  const firstStart = isFile && !existsSync(database);
+  const newFile = isFile && !existsSync(database);
 
   const logger = pino(
     {
@@ -74,6 +74,8 @@ async function main() {
   );
   const store = await openStore(database);
   const demo = await ensureDemoData(store, argon2Hasher, { kek: config.keyEncryptionKey, appUrl, apiUrl });
+  // A new SQLite file, or (on PostgreSQL) a store that had no demo user yet.
+  const firstStart = isFile ? newFile : demo.created.includes('demo user');
 
   const latchkey = await createLatchkey({
     store,
@@ -139,7 +141,7 @@ async function main() {
       line('Demo API', pc.cyan(apiUrl), 'needs a Bearer token'),
       '',
       line('Sign in as', `${pc.bold(demo.username)} / ${pc.bold(demo.password)}`),
-      line('Database', database, isFile ? `key: ${database}.kek` : ''),
+      line('Database', database.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@'), isFile ? `key: ${database}.kek` : ''),
       ...(demo.created.length > 0 && !firstStart ? [line('Updated', demo.created.join(', '))] : []),
       '',
       `  ${pc.dim('Stop with Ctrl+C. Ports: LATCHKEY_PORT, DEMO_APP_PORT, DEMO_API_PORT.')}`,
