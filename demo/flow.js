@@ -712,7 +712,7 @@ ${
 <p class="lead">Your sign-in at ${new Date(flow.startedAt).toISOString().slice(11, 19)} UTC, message by message: the OAuth 2.1 Authorization Code Grant with PKCE between your browser, this app, the authorization server and the notes API. These are the real requests and responses; codes, tokens, state, verifiers, secrets and cookies are cut to their first characters (…), your password is not shown at all.</p>
 ${IDEAS}
 <div class="key" aria-hidden="true"><span class="swatch front"></span> through your browser (front channel) <span class="swatch back"></span> server to server (back channel) <span class="swatch dashed"></span> response</div>
-<div class="diagram">${sequenceDiagram(arrows)}</div>
+<div class="diagram" role="region" aria-label="Sequence diagram (scrolls sideways on small screens)" tabindex="0">${sequenceDiagram(arrows)}</div>
 <nav class="jump" aria-label="Steps"><ol>${(/** @type {StepId[]} */ (['A', 'B', 'C', 'D', 'E', 'F', 'G'])).filter((id) => id === 'B' || flow.exchanges.some((e) => e.step === id || e.responseStep === id)).map((id) => html`<li><a href="#step-${id}"><span class="letter" aria-hidden="true">${id}</span> ${STEPS[id].title}</a></li>`)}</ol></nav>
 <h2>Step by step</h2>
 <p>The letters are those of the protocol flow in <a href="https://www.rfc-editor.org/rfc/rfc6749#section-4.1" rel="noreferrer">RFC 6749 §4.1</a>. What matters most: the code in step C travels through your browser but is useless without the code_verifier that only the app holds (D), and the tokens of step E never travel through your browser at all.</p>

@@ -296,6 +296,11 @@ describe('the demo in Chromium (issue 6)', () => {
     await shot('9-account-phone');
     await page.goto(urls.app);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    // The replay too: the diagram scrolls inside its own (focusable) box, the page does not.
+    await page.goto(`${urls.app}/flow`);
+    await page.locator('svg.sequence').waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot('9a-what-just-happened-phone', { fullPage: false });
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
