@@ -70,6 +70,24 @@ async function waitFor(url: string, child: ChildProcess, log: () => string, time
   throw new Error(`server did not answer ${url} within ${timeoutMs} ms:\n${log()}`);
 }
 
+/** Servers still running: killed if the bench itself exits early (an error, Ctrl-C). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of running) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
@@ -131,7 +149,7 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
   const origin = `http://127.0.0.1:${port}`;
   const logFile = join(dir, 'server.log');
   const log = openSync(logFile, 'a');
-  const child = spawn(
+  const child = track(spawn(
     process.execPath,
     [...(options.nodeFlags ?? []), join(root, 'bin/latchkey.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--issuer', origin, '--database', database, '--workers', String(workers)],
     {
@@ -144,7 +162,7 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
         LATCHKEY_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
       },
     },
-  );
+  ));
   closeSync(log);
   try {
     await waitFor(`${origin}/healthz`, child, () => tail(logFile));
@@ -189,11 +207,11 @@ export async function startOidcProvider(options: { nodeFlags?: string[] } = {}):
   const log = openSync(logFile, 'a');
   const clientId = 'bench-client';
   const clientSecret = randomBytes(32).toString('base64url');
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', join(root, 'bench/oidc-provider-server.ts')], {
+  const child = track(spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', join(root, 'bench/oidc-provider-server.ts')], {
     cwd: root,
     stdio: ['ignore', log, log, 'ipc'],
     env: { ...process.env, NODE_ENV: 'production', BENCH_CLIENT_ID: clientId, BENCH_CLIENT_SECRET: clientSecret, BENCH_REDIRECT_URI: REDIRECT_URI, BENCH_SCOPE: SCOPE },
-  });
+  }));
   closeSync(log);
   const port = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`oidc-provider did not start:\n${tail(logFile)}`)), 30_000);
