@@ -86,7 +86,7 @@ describe('Password brute force: growing delays, then a lock that hides whether t
     tmp.remove();
   });
 
-  it('delays grow after the free attempts and the account locks after the limit, even for the right password', async () => {
+  it('G5 OAuth 2.1 §2.4.1: delays grow after the free attempts and the account locks after the limit, even for the right password', async () => {
     const first = await login(lk.url, 'alice', 'wrong-1');
     const second = await login(lk.url, 'alice', 'wrong-2');
     expect([first.status, second.status]).toEqual([401, 401]);
@@ -103,7 +103,7 @@ describe('Password brute force: growing delays, then a lock that hides whether t
     expect(events).toHaveLength(1);
   });
 
-  it('an unknown account locks after the same number of attempts, with the same page', async () => {
+  it('G5 OAuth 2.1 §2.4.1: an unknown account locks after the same number of attempts, with the same page', async () => {
     let last = { status: 0, html: '', retryAfter: null as string | null, ms: 0 };
     for (let i = 0; i < 5; i++) last = await login(lk.url, 'nobody-here', `guess-${i}`);
     const known = await login(lk.url, 'alice', 'whatever');
@@ -112,7 +112,7 @@ describe('Password brute force: growing delays, then a lock that hides whether t
     expect(normalise(last.html, 'nobody-here')).toBe(normalise(known.html, 'alice'));
   });
 
-  it('a successful login clears the account counter', async () => {
+  it('G5 OAuth 2.1 §2.4.1: a successful login clears the account counter', async () => {
     await seedUser(lk.store, 'bob', 'bob password 1');
     expect((await login(lk.url, 'bob', 'nope')).status).toBe(401);
     expect((await login(lk.url, 'bob', 'bob password 1')).status).toBe(303);
@@ -138,13 +138,13 @@ describe('Password brute force per client IP', () => {
     tmp.remove();
   });
 
-  it('spraying one password over many usernames from one IP locks that IP', async () => {
+  it('G5 OAuth 2.1 §2.4.1: spraying one password over many usernames from one IP locks that IP', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await login(lk.url, `user${i}`, 'Summer2026!')).status);
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
   });
 
-  it('from a loopback address (an untrusted local proxy) only the per-account counters apply by default', async () => {
+  it('G5 OAuth 2.1 §2.4.1: from a loopback address (an untrusted local proxy) only the per-account counters apply by default', async () => {
     const local = await startInstance({
       databaseFile: `${tmp.dir}/ip-loopback.db`,
       kek: newKek(),
@@ -178,7 +178,7 @@ describe('Rate limits at /authorize and /token: 429 with Retry-After', () => {
     tmp.remove();
   });
 
-  it('the fourth /token request from one IP in the window gets 429, Retry-After and a registered error code', async () => {
+  it('RFC 6585 §4: the fourth /token request from one IP in the window gets 429, Retry-After and a registered error code', async () => {
     const statuses: number[] = [];
     let last: Response | undefined;
     for (let i = 0; i < 4; i++) {
@@ -199,7 +199,7 @@ describe('Rate limits at /authorize and /token: 429 with Retry-After', () => {
     expect((await lk.store.listEvents({ limit: 1000 })).length).toBe(before);
   });
 
-  it('the third /authorize request for one client in the window gets a 429 page with Retry-After', async () => {
+  it('RFC 6585 §4: the third /authorize request for one client in the window gets a 429 page with Retry-After', async () => {
     const { clientId } = await seedClient(lk.store);
     const { challenge } = pkcePair();
     const params = { response_type: 'code', client_id: clientId, code_challenge: challenge, code_challenge_method: 'S256' };

@@ -46,7 +46,7 @@ describe('Crash safety on SQLite: SIGKILL during a load of flows', () => {
     tmp.remove();
   });
 
-  it('after a SIGKILL mid-load and a restart: the file is intact, no code redeems twice, no refresh token is lost, no half-written grant', async () => {
+  it('C3 RFC 6749 §4.1.2, T4 RFC 9700 §4.14.2: after a SIGKILL mid-load and a restart: the file is intact, no code redeems twice, no refresh token is lost, no half-written grant', async () => {
     const file = `${tmp.dir}/crash.db`;
     const kek = randomBytes(32).toString('base64url');
     // Seed through the store API, then hand the file to the server.
