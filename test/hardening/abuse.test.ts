@@ -123,6 +123,31 @@ describe('Password brute force: growing delays, then a lock that hides whether t
   });
 });
 
+describe('Password brute force across instances', () => {
+  const tmp = tempDir();
+  const kek = newKek();
+  const settings = { throttle: { login: { freeAttemptsPerAccount: 2, lockAfterPerAccount: 2, baseDelayMs: 1 } } };
+  let a: Instance;
+  let b: Instance;
+  beforeAll(async () => {
+    a = await startInstance({ databaseFile: `${tmp.dir}/shared-login.db`, kek, settings });
+    b = await startInstance({ databaseFile: `${tmp.dir}/shared-login.db`, kek, settings });
+    await seedUser(a.store, 'mia', 'mia password');
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    tmp.remove();
+  });
+
+  it('G5 OAuth 2.1 §2.4.1: the account lock is kept in the store, so guesses spread over two instances still lock it', async () => {
+    expect((await login(a.url, 'mia', 'guess-1')).status).toBe(401);
+    expect((await login(b.url, 'mia', 'guess-2')).status).toBe(401);
+    expect((await login(a.url, 'mia', 'mia password')).status).toBe(429);
+    expect((await login(b.url, 'mia', 'mia password')).status).toBe(429);
+  });
+});
+
 describe('Password brute force per client IP', () => {
   const tmp = tempDir();
   let lk: Instance;
