@@ -169,6 +169,22 @@ describe('Password brute force per client IP', () => {
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
   });
 
+  it('G5 OAuth 2.1 §2.4.1: the per-IP limit counts failures only, so many people signing in correctly from one address (NAT) are never slowed', async () => {
+    const shared = await startInstance({
+      databaseFile: `${tmp.dir}/ip-nat.db`,
+      kek: newKek(),
+      settings: { throttle: { login: { freeAttemptsPerAccount: 10, lockAfterPerAccount: 20, freeAttemptsPerIp: 3, lockAfterPerIp: 3, baseDelayMs: 1 }, rate: { exemptLoopback: false } } },
+    });
+    try {
+      for (let i = 0; i < 6; i++) await seedUser(shared.store, `office${i}`, 'office password');
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await login(shared.url, `office${i}`, 'office password')).status);
+      expect(statuses).toEqual([303, 303, 303, 303, 303, 303]);
+    } finally {
+      await shared.close();
+    }
+  });
+
   it('G5 OAuth 2.1 §2.4.1: from a loopback address (an untrusted local proxy) only the per-account counters apply by default', async () => {
     const local = await startInstance({
       databaseFile: `${tmp.dir}/ip-loopback.db`,

@@ -687,6 +687,15 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.hit('k', T0 + 1, 1000)).toEqual({ count: 1, resetAt: T0 + 1001 });
       });
 
+      it('peekHits reads the current window without counting', async () => {
+        expect(await store.peekHits('p', T0)).toBe(0);
+        await store.hit('p', T0, 1000);
+        await store.hit('p', T0 + 1, 1000);
+        expect(await store.peekHits('p', T0 + 2)).toBe(2);
+        expect(await store.peekHits('p', T0 + 2)).toBe(2);
+        expect(await store.peekHits('p', T0 + 1000)).toBe(0);
+      });
+
       it('G5: 20 concurrent hits are each counted once', async () => {
         const results = await Promise.all(Array.from({ length: 20 }, () => store.hit('secret:c1', T0, 60_000)));
         expect(results.map((r) => r.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));

@@ -257,6 +257,8 @@ export interface Store {
   /** Adds one hit to `key` in the window that ends `windowMs` after its first hit; returns the count and the window's end. */
   hit(key: string, now: number, windowMs: number): Promise<{ count: number; resetAt: number }>;
   resetHits(key: string): Promise<void>;
+  /** The count of `key` in its current window (0 if none, or if the window ended by `now`), without adding a hit. */
+  peekHits(key: string, now: number): Promise<number>;
 
   // housekeeping
   /** Deletes up to `batch` expired rows per table; returns how many went. */

@@ -144,39 +144,49 @@ export class Throttle {
   }
 
   /**
-   * A login attempt for `username` from `ip`: counted before the password is checked, so parallel
-   * guesses are counted too. Growing delays after the free attempts, then a lock until the window
-   * ends. The username is counted whether or not the account exists, so nothing tells them apart.
+   * A login attempt for `username` from `ip`. The account is counted before the password is
+   * checked, so parallel guesses at one account are counted too; the username is counted whether or
+   * not the account exists, so nothing tells them apart. The IP address is only read here: it
+   * counts failed attempts (loginFailed), so many people signing in correctly from one address
+   * (an office behind NAT) are never slowed down. Growing delays after the free attempts, then a
+   * lock until the window ends.
    */
   async loginAttempt(username: string, ip: string): Promise<LoginDecision> {
     const s = this.settings.login;
     const now = this.ctx.clock.now();
     const windowMs = s.windowSeconds * 1000;
     const countIp = !(this.settings.rate.exemptLoopback && isLoopback(ip));
-    const [account, address] = await Promise.all([
+    const [account, ipFailures] = await Promise.all([
       this.ctx.store.hit(`login:user:${keyPart(username.toLowerCase())}`, now, windowMs),
-      countIp ? this.ctx.store.hit(`login:ip:${keyPart(ip)}`, now, windowMs) : { count: 0, resetAt: now },
+      countIp ? this.ctx.store.peekHits(`login:ip:${keyPart(ip)}`, now) : 0,
     ]);
     const overAccount = account.count > s.lockAfterPerAccount;
-    const overIp = address.count > s.lockAfterPerIp;
+    const overIp = ipFailures >= s.lockAfterPerIp;
     if (overAccount || overIp) {
       // Emitted once per window, on the attempt that crosses the line.
-      if (account.count === s.lockAfterPerAccount + 1 || address.count === s.lockAfterPerIp + 1) {
-        this.ctx.events.emit({
-          type: 'login.locked',
-          at: now,
-          detail: { by: account.count === s.lockAfterPerAccount + 1 ? 'account' : 'ip', until: new Date(overAccount ? account.resetAt : address.resetAt).toISOString() },
-        });
+      if (account.count === s.lockAfterPerAccount + 1) {
+        this.ctx.events.emit({ type: 'login.locked', at: now, detail: { by: 'account', until: new Date(account.resetAt).toISOString() } });
       }
-      const until = Math.max(overAccount ? account.resetAt : 0, overIp ? address.resetAt : 0);
-      return { kind: 'locked', retryAfterSeconds: Math.max(1, Math.ceil((until - now) / 1000)) };
+      const retryAfterSeconds = overAccount ? Math.ceil((account.resetAt - now) / 1000) : s.windowSeconds;
+      return { kind: 'locked', retryAfterSeconds: Math.max(1, retryAfterSeconds) };
     }
-    const extra = Math.max(account.count - s.freeAttemptsPerAccount, address.count - s.freeAttemptsPerIp, 0);
+    const extra = Math.max(account.count - s.freeAttemptsPerAccount, ipFailures + 1 - s.freeAttemptsPerIp, 0);
     if (extra === 0) return { kind: 'allow', delayMs: 0 };
     return { kind: 'allow', delayMs: Math.min(s.baseDelayMs * 2 ** (extra - 1), s.maxDelayMs) };
   }
 
-  /** A correct password clears the account's counter (not the IP's: one known account must not reset it). */
+  /** A wrong password or unknown account: one more failure for the client IP address. */
+  async loginFailed(ip: string): Promise<void> {
+    if (this.settings.rate.exemptLoopback && isLoopback(ip)) return;
+    const s = this.settings.login;
+    const now = this.ctx.clock.now();
+    const { count, resetAt } = await this.ctx.store.hit(`login:ip:${keyPart(ip)}`, now, s.windowSeconds * 1000);
+    if (count === s.lockAfterPerIp) {
+      this.ctx.events.emit({ type: 'login.locked', at: now, detail: { by: 'ip', until: new Date(resetAt).toISOString() } });
+    }
+  }
+
+  /** A correct password clears the account's counter. */
   async loginSucceeded(username: string): Promise<void> {
     await this.ctx.store.resetHits(`login:user:${keyPart(username.toLowerCase())}`);
   }

@@ -43,8 +43,8 @@ export function loginRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps): v
     if (id !== undefined && !interaction) return expired(reply);
     const username = params.get('username') ?? '';
     const password = params.get('password') ?? '';
-    // Brute-force protection: counted per account and per client IP before the password is checked;
-    // growing delays, then a lock that looks the same whether or not the account exists.
+    // Brute-force protection: per account (counted before the password is checked) and per client IP
+    // (failures); growing delays, then a lock that looks the same whether or not the account exists.
     const throttle = throttleOf(ctx);
     const decision = await throttle.loginAttempt(username.slice(0, 256), request.ip);
     if (decision.kind === 'locked') {
@@ -59,6 +59,7 @@ export function loginRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps): v
     const now = ctx.clock.now();
     if (!user || !valid || password.length === 0) {
       ctx.events.emit({ type: 'login.failed', at: now, clientId: interaction?.clientId ?? null, detail: { reason: user ? 'wrong password' : 'unknown user' } });
+      await throttle.loginFailed(request.ip);
       return render(reply, interaction, { error: WRONG_CREDENTIALS, username: username.slice(0, 256) });
     }
     await throttle.loginSucceeded(username);

@@ -313,6 +313,12 @@ export class MemoryStore implements Store {
     this.rateLimits.delete(key);
   }
 
+  async peekHits(key: string, now: number): Promise<number> {
+    this.assertOpen();
+    const current = this.rateLimits.get(key);
+    return current && current.resetAt > now ? current.count : 0;
+  }
+
   async purgeExpired(now: number, batch: number): Promise<number> {
     this.assertOpen();
     let removed = 0;

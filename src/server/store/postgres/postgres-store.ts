@@ -165,6 +165,7 @@ const sql = {
       reset_at = CASE WHEN r.reset_at <= $2 THEN EXCLUDED.reset_at ELSE r.reset_at END
     RETURNING count, reset_at`,
   resetHits: 'DELETE FROM rate_limits WHERE key = $1',
+  peekHits: 'SELECT count FROM rate_limits WHERE key = $1 AND reset_at > $2',
   ping: 'SELECT 1',
 } as const;
 
@@ -610,6 +611,11 @@ export class PostgresStore implements Store {
 
   async resetHits(key: string): Promise<void> {
     await this.run('resetHits', [key]);
+  }
+
+  async peekHits(key: string, now: number): Promise<number> {
+    const row = await this.first('peekHits', [key, now]);
+    return row ? (row.count as number) : 0;
   }
 
   async purgeExpired(now: number, batch: number): Promise<number> {

@@ -458,6 +458,11 @@ export class SqliteStore implements Store {
     this.s.resetHits.run(key);
   }
 
+  async peekHits(key: string, now: number): Promise<number> {
+    const row = this.s.peekHits.get(key, now) as { count: number } | undefined;
+    return row?.count ?? 0;
+  }
+
   async purgeExpired(now: number, batch: number): Promise<number> {
     let removed = 0;
     for (const statement of this.s.purge) removed += statement.run({ now, batch, eventsBefore: now - EVENT_RETENTION_MS, codesBefore: now - CODE_REPLAY_MEMORY_MS }).changes;
@@ -589,6 +594,7 @@ function prepareStatements(db: Database.Database) {
         reset_at = CASE WHEN rate_limits.reset_at <= @now THEN @resetAt ELSE rate_limits.reset_at END
       RETURNING count, reset_at`),
     resetHits: p('DELETE FROM rate_limits WHERE key = ?'),
+    peekHits: p('SELECT count FROM rate_limits WHERE key = ? AND reset_at > ?'),
     purge: [
       // Codes stay a while after expiry so a late replay can still be recognised and revoke (C4).
       p('DELETE FROM codes WHERE rowid IN (SELECT rowid FROM codes WHERE expires_at <= @codesBefore LIMIT @batch)'),
