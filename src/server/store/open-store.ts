@@ -27,6 +27,5 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
       ...(options.max !== undefined ? { max: options.max } : {}),
     });
   }
-  // The server's store: WAL checkpoints in a worker thread, off the request path.
-  return SqliteStore.open(database, { backgroundCheckpoints: true, ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
+  return SqliteStore.open(database, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
 }

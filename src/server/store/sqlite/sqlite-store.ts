@@ -17,7 +17,6 @@ import type {
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
 import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
-import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { sqliteMigrations } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -113,11 +112,6 @@ function toKey(r: Row): KeyRecord {
 export interface SqliteStoreOptions {
   /** Milliseconds to wait for a lock held by another process (the CLI, another worker). */
   busyTimeoutMs?: number;
-  /**
-   * Run WAL checkpoints in a worker thread instead of inside commits (see checkpointer.ts). openStore
-   * (the server, the CLI) turns it on; off by default, so stores opened directly (tests) start no thread.
-   */
-  backgroundCheckpoints?: boolean;
 }
 
 /**
@@ -133,7 +127,6 @@ export class SqliteStore implements Store {
   /** Audit events waiting for the next batch (see appendEvent). */
   private eventQueue: Array<{ event: AuditEvent; resolve: () => void; reject: (error: unknown) => void }> = [];
   private eventFlush: NodeJS.Immediate | undefined;
-  private checkpointer: Checkpointer | undefined;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -179,17 +172,16 @@ export class SqliteStore implements Store {
     // every committed transaction across a process crash (only an OS crash can lose the last ones).
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // The automatic checkpoint runs inside whichever commit crosses the mark, copying pages into the
+    // database file and fsyncing it while every request waits (better-sqlite3 is synchronous).
+    // Every ~40 MB of WAL instead of SQLite's default ~4 MB: a tenth as many of those pauses, and a
+    // page written many times between two checkpoints is copied once. Store alone, per code flow:
+    // 462 -> 290 us of wall time, p99 10 -> 4.5 ms. (A worker thread running PASSIVE checkpoints was
+    // measured too: no faster for the whole server, 10-16 MB more resident memory.)
+    db.pragma('wal_autocheckpoint = 10000');
     db.pragma('foreign_keys = OFF');
     migrate(db);
-    const store = new SqliteStore(db);
-    if (options.backgroundCheckpoints && db.pragma('journal_mode', { simple: true }) === 'wal') {
-      // The automatic checkpoint stays as a safety net, at 10,000 pages (~40 MB of WAL).
-      db.pragma('wal_autocheckpoint = 10000');
-      store.checkpointer = startCheckpointer(filename, 100, () => {
-        if (db.open) db.pragma('wal_autocheckpoint = 1000');
-      });
-    }
-    return store;
+    return new SqliteStore(db);
   }
 
   async createClient(c: ClientRecord): Promise<void> {
@@ -474,8 +466,6 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.checkpointer?.stop();
-    this.checkpointer = undefined;
     if (this.db.open) this.flushEvents();
     if (this.db.open) this.db.close();
   }
