@@ -394,6 +394,15 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findCode('h3')).toBeUndefined();
       });
 
+      it('P8 RFC 9700 §2.1.1: codeChallengeSeen finds a challenge on a code of the same client, redeemed or not', async () => {
+        expect(await store.codeChallengeSeen('c1', 'challenge-x')).toBe(false);
+        await store.saveCode(codeRecord('h-x', { clientId: 'c1', codeChallenge: 'challenge-x' }));
+        expect(await store.codeChallengeSeen('c1', 'challenge-x')).toBe(true);
+        expect(await store.codeChallengeSeen('c2', 'challenge-x')).toBe(false);
+        expect(await store.consumeCode('h-x', T0, grantRecord('g-x'), null)).toBe(true);
+        expect(await store.codeChallengeSeen('c1', 'challenge-x')).toBe(true);
+      });
+
       it('C3 RFC 6749 §4.1.2: consumeCode marks the code consumed and writes its grant and first refresh token', async () => {
         await store.saveCode(codeRecord('h1', { grantId: 'g1' }));
         const grant = grantRecord('g1');

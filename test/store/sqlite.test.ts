@@ -1,3 +1,4 @@
+import { sqliteMigrations } from '../../src/server/store/sqlite/migrations.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ describe('SqliteStore', () => {
       const second = SqliteStore.open(file);
       expect(await second.findClient('c1')).toEqual(clientRecord('c1'));
       const versions = second.db.prepare('SELECT version FROM schema_migrations').all();
-      expect(versions).toEqual([{ version: 1 }]);
+      expect(versions).toEqual(sqliteMigrations.map((m) => ({ version: m.version })));
       await second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -208,6 +208,8 @@ export interface Store {
   // authorization codes
   saveCode(code: CodeRecord): Promise<void>;
   findCode(hash: string): Promise<CodeRecord | undefined>;
+  /** Whether a code still in the table (redeemed or not, until purged) was issued to `clientId` with this challenge. */
+  codeChallengeSeen(clientId: string, codeChallenge: string): Promise<boolean>;
   /**
    * RFC 6749 §4.1.2 / checklist C3: marks the code consumed, if it is unconsumed and unexpired at
    * `now`, with one atomic compare-and-set and,

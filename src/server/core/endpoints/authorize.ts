@@ -236,6 +236,8 @@ async function createInteraction(ctx: CoreContext, request: AuthorizationRequest
 async function issueCode(ctx: CoreContext, request: AuthorizationRequest, session: SessionRecord): Promise<string> {
   const now = ctx.clock.now();
   const code = ctx.random.token(32);
+  // P8 RFC 9700 §2.1.1: a client sending the same challenge twice is logged as a security event.
+  await throttleOf(ctx).noteCodeChallenge(request.clientId, request.codeChallenge);
   await ctx.store.saveCode({
     hash: sha256(code),
     clientId: request.clientId,
@@ -252,8 +254,6 @@ async function issueCode(ctx: CoreContext, request: AuthorizationRequest, sessio
     expiresAt: now + ctx.settings.codeTtlSeconds * 1000,
     consumedAt: null,
   });
-  // P8 RFC 9700 §2.1.1: a client sending the same challenge twice is logged as a security event.
-  await throttleOf(ctx).noteCodeChallenge(request.clientId, request.codeChallenge);
   ctx.events.emit({ type: 'code.issued', at: now, clientId: request.clientId, userId: session.userId });
   return redirectLocation(ctx, request, { code });
 }

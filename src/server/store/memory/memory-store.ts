@@ -171,6 +171,12 @@ export class MemoryStore implements Store {
     }
   }
 
+  async codeChallengeSeen(clientId: string, codeChallenge: string): Promise<boolean> {
+    this.assertOpen();
+    for (const code of this.codes.values()) if (code.clientId === clientId && code.codeChallenge === codeChallenge) return true;
+    return false;
+  }
+
   async saveCode(code: CodeRecord): Promise<void> {
     this.assertOpen();
     if (this.codes.has(code.hash)) throw new StoreConflictError('code exists');

@@ -100,6 +100,7 @@ const sql = {
   insertCode: `
     INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+  codeChallengeSeen: 'SELECT 1 AS seen FROM codes WHERE client_id = $1 AND code_challenge = $2 LIMIT 1',
   findCode: 'SELECT hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at FROM codes WHERE hash = $1',
   // RFC 6749 §4.1.2 (C3): the compare-and-set on consumed_at decides; the grant and the first
   // refresh token are inserted only from its RETURNING row, so a loser writes nothing.
@@ -484,6 +485,10 @@ export class PostgresStore implements Store {
       c.expiresAt,
       c.consumedAt,
     ]).catch(conflict('code exists'));
+  }
+
+  async codeChallengeSeen(clientId: string, codeChallenge: string): Promise<boolean> {
+    return (await this.first('codeChallengeSeen', [clientId, codeChallenge])) !== undefined;
   }
 
   async findCode(hash: string): Promise<CodeRecord | undefined> {

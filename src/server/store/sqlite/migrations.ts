@@ -139,4 +139,9 @@ CREATE TABLE rate_limits (
 CREATE INDEX rate_limits_reset_at ON rate_limits (reset_at);
 `,
   },
+  {
+    version: 2,
+    name: 'index codes by client and challenge (P8: a reused PKCE challenge is found by a read)',
+    sql: `CREATE INDEX codes_client_challenge ON codes (client_id, code_challenge);`,
+  },
 ];

@@ -324,6 +324,10 @@ export class SqliteStore implements Store {
     );
   }
 
+  async codeChallengeSeen(clientId: string, codeChallenge: string): Promise<boolean> {
+    return this.s.codeChallengeSeen.get(clientId, codeChallenge) !== undefined;
+  }
+
   async findCode(hash: string): Promise<CodeRecord | undefined> {
     const row = this.s.findCode.get(hash) as Row | undefined;
     return row && toCode(row);
@@ -536,6 +540,7 @@ function prepareStatements(db: Database.Database) {
     insertCode: p(
       'INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
+    codeChallengeSeen: p('SELECT 1 FROM codes WHERE client_id = ? AND code_challenge = ? LIMIT 1'),
     findCode: p('SELECT * FROM codes WHERE hash = ?'),
     consumeCode: p('UPDATE codes SET consumed_at = @now WHERE hash = @hash AND consumed_at IS NULL AND expires_at > @now'),
     insertGrant: p(
