@@ -1,13 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeOverHttp } from '../helpers/latchkey.js';
 import { pkcePair } from '../helpers/pkce.js';
+import { freePort } from '../helpers/processes.js';
 
 const bin = join(process.cwd(), 'bin', 'latchkey.js');
 let dir: string;
@@ -17,17 +17,6 @@ const env = () => ({ ...process.env, LATCHKEY_DATABASE: database, NODE_ENV: 'dev
 function latchkey(args: string[], input?: string) {
   const result = spawnSync(process.execPath, [bin, ...args], { env: env(), input, encoding: 'utf8', timeout: 30_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 beforeAll(() => {

@@ -7,6 +7,7 @@ import type { Clock, GrantType, PasswordHasher, Store } from '../../src/server/c
 import type { Settings } from '../../src/server/core/settings.js';
 import { createLatchkey, type Latchkey } from '../../src/server/server.js';
 import { SqliteStore } from '../../src/server/store/sqlite/sqlite-store.js';
+import { freePort } from './processes.js';
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 
 export interface TestLatchkey {
@@ -56,15 +57,7 @@ export async function startLatchkey(
   const passwords = options.passwords ?? fastTestHasher;
   const logger = pino({ level: options.logLevel ?? 'silent' });
   // The issuer must be known before listening, so pick the port first.
-  const { createServer } = await import('node:net');
-  const port = await new Promise<number>((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+  const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const server = await createLatchkey({
     store,

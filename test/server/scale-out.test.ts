@@ -3,7 +3,6 @@
  * scale-out deployment): nothing in process memory may be needed for correctness.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,21 +11,11 @@ import { createLatchkey, type Latchkey } from '../../src/server/server.js';
 import { PostgresStore } from '../../src/server/store/postgres/postgres-store.js';
 import { fastTestHasher } from '../helpers/latchkey.js';
 import { ALICE, APP, type Client, type Server, expectOAuthError, introspect, obtainCode, postForm, redeem, refresh, tokensFor } from './support.js';
+import { freePort } from '../helpers/processes.js';
 
 // CI starts PostgreSQL; when it is unreachable these tests fail rather than skip.
 const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `lk_test_${randomBytes(6).toString('hex')}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('scale-out: two instances on one PostgreSQL', () => {
   const stores: PostgresStore[] = [];

@@ -1,12 +1,10 @@
-import { issueAccessToken } from '../access-token.js';
 import { isWellFormedVerifier, verifierMatchesS256 } from '../checks/pkce.js';
-import { formatScope } from '../checks/scope.js';
 import type { CoreContext } from '../context.js';
 import { sha256 } from '../digest.js';
 import { oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../ports.js';
-import type { GrantHandler, TokenResponse } from './grant.js';
+import { tokenResponse, type GrantHandler, type TokenResponse } from './grant.js';
 
 /** RFC 6749 §4.1.3: exchange an authorization code for tokens. */
 export const authorizationCodeGrant: GrantHandler = {
@@ -85,22 +83,7 @@ export const authorizationCodeGrant: GrantHandler = {
     if (!(await ctx.store.consumeCode(record.hash, now, grant, refreshRecord))) return replayed(ctx, record.grantId, client.id);
     ctx.events.emit({ type: 'code.redeemed', at: now, clientId: client.id, userId: record.userId, detail: { grant_id: grant.id } });
 
-    const access = await issueAccessToken(ctx, {
-      clientId: client.id,
-      userId: record.userId,
-      scope: record.scope,
-      audience: record.resource ?? ctx.settings.defaultAudience,
-      grantId: grant.id,
-      authTime: record.authTime,
-    });
-    return {
-      access_token: access.token,
-      token_type: 'Bearer',
-      expires_in: access.expiresIn,
-      // A5 OAuth 2.1 §3.2.3: scope is always included, so the client never has to guess.
-      scope: formatScope(record.scope),
-      ...(refreshToken ? { refresh_token: refreshToken } : {}),
-    };
+    return tokenResponse(ctx, { clientId: client.id, grant, scope: record.scope, refreshToken });
   },
 };
 

@@ -1,11 +1,10 @@
-import { issueAccessToken } from '../access-token.js';
-import { formatScope, isSubset, parseScope } from '../checks/scope.js';
+import { isSubset, parseScope } from '../checks/scope.js';
 import type { CoreContext } from '../context.js';
 import { sha256 } from '../digest.js';
 import { oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 import type { ClientRecord, RefreshTokenRecord } from '../ports.js';
-import type { GrantHandler, TokenResponse } from './grant.js';
+import { tokenResponse, type GrantHandler, type TokenResponse } from './grant.js';
 import { successorOf } from './refresh-token-secret.js';
 
 /** RFC 6749 §6: refresh, with rotation on every use and family-scoped reuse detection (RFC 9700 §4.14.2). */
@@ -61,21 +60,7 @@ export const refreshTokenGrant: GrantHandler = {
     if (result.grant.revokedAt !== null) throw oauthError('invalid_grant', { description: 'The refresh token has been revoked.', detail: 'grant revoked' });
 
     ctx.events.emit({ type: 'refresh.rotated', at: now, clientId: client.id, userId: grant.userId, detail: { grant_id: grant.id } });
-    const access = await issueAccessToken(ctx, {
-      clientId: client.id,
-      userId: grant.userId,
-      scope,
-      audience: grant.resource ?? ctx.settings.defaultAudience,
-      grantId: grant.id,
-      authTime: grant.authTime,
-    });
-    return {
-      access_token: access.token,
-      token_type: 'Bearer',
-      expires_in: access.expiresIn,
-      scope: formatScope(scope),
-      refresh_token: successor,
-    };
+    return tokenResponse(ctx, { clientId: client.id, grant, scope, refreshToken: successor });
   },
 };
 
