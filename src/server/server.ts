@@ -73,8 +73,7 @@ export async function createLatchkey(options: LatchkeyOptions): Promise<Latchkey
     events: auditEventSink(logger, store),
     refreshSecret,
   };
-  const signingAlgorithms = [...new Set((await keys.list()).map((k) => k.alg))];
-  const app = await buildApp(ctx, { logger, signingAlgorithms, trustProxy: options.trustProxy });
+  const app = await buildApp(ctx, { logger, trustProxy: options.trustProxy });
 
   const rotationInterval = options.keyRotationIntervalMs ?? 30 * 24 * 3600 * 1000;
   async function housekeeping(): Promise<number> {

@@ -30,8 +30,6 @@ import { stylesheet } from './views/styles.js';
 
 export interface AppOptions {
   logger: Logger;
-  /** Algorithms of the signing keys, for the metadata. */
-  signingAlgorithms: string[];
   /** Trust X-Forwarded-* from these proxies (X10); false: trust none. */
   trustProxy?: boolean | string | string[];
 }
@@ -91,7 +89,7 @@ export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<F
   tokenRoutes(app, deps);
   introspectRoutes(app, deps);
   revokeRoutes(app, deps);
-  discoveryRoutes(app, deps, options.signingAlgorithms);
+  discoveryRoutes(app, deps);
   healthRoutes(app, deps);
   metricsRoutes(app, metrics);
   return app;
