@@ -50,3 +50,33 @@ describe('signing keys', () => {
     expect(() => unseal(Buffer.alloc(32, 1), 'v1.bad')).toThrow(/unknown format/);
   });
 });
+
+describe('automatic key rotation', () => {
+  it('the key ring rotates on schedule: a new key is published before it signs, and the old one leaves once its tokens expired', async () => {
+    const { ManualClock } = await import('../../src/server/platform/clock.js');
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const lk = await startLatchkey({ clock, settings: { accessTokenTtlSeconds: 300 } });
+    try {
+      const kidsOf = async () => ((await (await fetch(new URL('/jwks.json', lk.issuer))).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+      const [first] = await kidsOf();
+      // Default schedule: 30 days. Housekeeping runs every minute in production; here by hand.
+      clock.advance(30 * 24 * 3600 * 1000);
+      await lk.server.housekeeping();
+      const during = await kidsOf();
+      expect(during).toHaveLength(2);
+      expect(during).toContain(first);
+      // Pre-publication (2 minutes by default): the old key still signs until the new one activates.
+      expect((await lk.server.keys.signer()).kid).toBe(first);
+      clock.advance(2 * 60 * 1000 + 1);
+      const second = (await lk.server.keys.signer()).kid;
+      expect(second).not.toBe(first);
+      // The old key stays published for the access-token lifetime (+60 s), then leaves.
+      clock.advance((300 + 60) * 1000 + 1);
+      await lk.server.housekeeping();
+      expect(await kidsOf()).toEqual([second]);
+      expect((await lk.store.listEvents({ type: 'key.rotated' })).length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await lk.close();
+    }
+  });
+});
