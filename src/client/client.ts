@@ -150,7 +150,7 @@ export class OAuthClient {
   readonly #http: HttpOptions;
   readonly #resolveUser: ResolveUser;
   #metadata: { promise: Promise<AuthorizationServerMetadata>; until: number } | undefined;
-  /** Single flight: at most one token read-and-refresh per session at a time (see getAccessToken). */
+  /** Single flight: at most one token read-and-refresh per session at a time (see #flight); an entry lives only while its flight runs. */
   readonly #inflight = new Map<string, Promise<StoredTokens>>();
   /** Sessions whose callback is being processed right now. */
   readonly #callbacks = new Set<string>();
@@ -315,8 +315,7 @@ export class OAuthClient {
   async getAccessToken(sessionId: string | undefined): Promise<string> {
     const id = parseSessionId(sessionId);
     if (id === undefined) throw new NotSignedInError('no_session', 'No session cookie: the user is not signed in. Send them to the login route.');
-    const key = await sha256(id);
-    return (await this.#flight(key, undefined)).accessToken;
+    return (await this.#flight(id, undefined)).accessToken;
   }
 
   /**
@@ -325,15 +324,19 @@ export class OAuthClient {
    * `rejected` is an access token a resource server refused: it is refreshed even if unexpired,
    * unless the flight already replaced it.
    */
-  async #flight(key: string, rejected: string | undefined): Promise<StoredTokens> {
+  async #flight(id: string, rejected: string | undefined): Promise<StoredTokens> {
     for (;;) {
-      let flight = this.#inflight.get(key);
+      // Keyed by the session id itself (known synchronously), so a flight is registered before
+      // any await: a signOut called after getAccessToken always sees the refresh it must wait for.
+      let flight = this.#inflight.get(id);
       const joined = flight !== undefined;
       if (flight === undefined) {
-        const started: Promise<StoredTokens> = this.#freshTokens(key, rejected).finally(() => {
-          if (this.#inflight.get(key) === started) this.#inflight.delete(key);
-        });
-        this.#inflight.set(key, started);
+        const started: Promise<StoredTokens> = sha256(id)
+          .then((key) => this.#freshTokens(key, rejected))
+          .finally(() => {
+            if (this.#inflight.get(id) === started) this.#inflight.delete(id);
+          });
+        this.#inflight.set(id, started);
         flight = started;
       }
       const tokens = await flight;
@@ -408,7 +411,7 @@ export class OAuthClient {
     if (response.status !== 401 || !replayable || !/^\s*bearer\b.*\berror\s*=\s*"?invalid_token\b/i.test(challenge)) return response;
     await response.body?.cancel();
     const id = parseSessionId(sessionId)!;
-    const fresh = await this.#flight(await sha256(id), token);
+    const fresh = await this.#flight(id, token);
     return send(fresh.accessToken);
   }
 
@@ -420,9 +423,9 @@ export class OAuthClient {
   async signOut(sessionId: string | undefined): Promise<SignOutResult> {
     const id = parseSessionId(sessionId);
     if (id === undefined) return { revoked: false };
-    const key = await sha256(id);
     // Let a refresh that is running finish first, so the refresh token revoked is the current one.
-    await this.#inflight.get(key)?.catch(() => undefined);
+    await this.#inflight.get(id)?.catch(() => undefined);
+    const key = await sha256(id);
     const session = await this.#store.get(key);
     await this.#store.delete(key);
     const tokens = session?.tokens;
