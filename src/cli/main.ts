@@ -1,8 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
-import { createUser, registerClient, RegistrationError } from '../server/admin.js';
+import { createUser, registerClient, registerResourceServer, RegistrationError } from '../server/admin.js';
 import { ConfigError, loadKeyEncryptionKey } from '../server/config.js';
-import type { Store } from '../server/core/ports.js';
+import { isResourceServer } from '../server/core/client-kind.js';
+import type { ClientRecord, Store } from '../server/core/ports.js';
 import { StoreConflictError } from '../server/core/ports.js';
 import { StoreKeyRing } from '../server/keys/key-ring.js';
 import { systemClock } from '../server/platform/clock.js';
@@ -42,19 +43,42 @@ clients
   .command('create')
   .description('register a client; prints client_id and, for a confidential client, the secret (once)')
   .requiredOption('--name <name>', 'name shown on the consent page')
-  .requiredOption('--redirect-uri <uri>', 'a complete redirect URI (repeat for more)', collect)
+  .option('--redirect-uri <uri>', 'a complete redirect URI (repeat for more)', collect)
   .option('--public', 'public client (no secret; PKCE only): native apps and single-page apps')
   .option('--scope <scopes>', 'space-separated scopes the client may ask for', '')
   .option('--grant-type <type>', 'authorization_code, refresh_token (repeat; default both)', collect)
   .option('--resource <uri>', 'an API (RFC 8707 resource) the client may ask tokens for (repeat)', collect)
+  .option('--resource-server <audience>', 'register an API instead: it may introspect access tokens for this audience (RFC 7662), and obtains none itself')
   .option('--json', 'print one JSON object')
   .addOption(databaseOption())
   .action(
-    async (o: { name: string; redirectUri: string[]; public?: boolean; scope: string; grantType?: string[]; resource?: string[]; json?: boolean; database: string }) =>
+    async (o: {
+      name: string;
+      redirectUri?: string[];
+      public?: boolean;
+      scope: string;
+      grantType?: string[];
+      resource?: string[];
+      resourceServer?: string;
+      json?: boolean;
+      database: string;
+    }) =>
       withStore(o.database, async (store) => {
+        if (o.resourceServer !== undefined) {
+          if (o.redirectUri || o.public || o.scope || o.grantType || o.resource) {
+            fail('--resource-server registers an API: it takes no --redirect-uri, --public, --scope, --grant-type or --resource');
+          }
+          const { client, clientSecret } = await registerResourceServer(store, { name: o.name, audience: o.resourceServer });
+          if (o.json) return console.log(JSON.stringify({ client_id: client.id, client_secret: clientSecret }));
+          console.log(`${pc.green('Resource server registered:')} ${client.name} (audience ${o.resourceServer})`);
+          console.log(`  client_id      ${client.id}`);
+          console.log(`  client_secret  ${clientSecret}`);
+          console.log(pc.yellow('  Use these at /introspect. The secret is shown only now and is stored only as a hash.'));
+          return;
+        }
         const { client, clientSecret } = await registerClient(store, {
           name: o.name,
-          redirectUris: o.redirectUri,
+          redirectUris: o.redirectUri ?? [],
           public: o.public,
           scopes: o.scope.split(' ').filter(Boolean),
           grantTypes: o.grantType,
@@ -84,7 +108,7 @@ clients
       const all = await store.listClients();
       if (o.json) return console.log(JSON.stringify(all.map(publicView)));
       if (all.length === 0) return console.log('No clients. Create one with `latchkey clients create`.');
-      for (const c of all) console.log(`${c.id}  ${c.secretHash ? 'confidential' : 'public      '}  ${c.name}  ${c.redirectUris.join(' ')}`);
+      for (const c of all) console.log(`${c.id}  ${clientType(c).padEnd(15)}  ${c.name}  ${[...c.redirectUris, ...c.resources].join(' ')}`);
     }),
   );
 clients
@@ -186,11 +210,15 @@ program
 program.addCommand(eventsCommand(databaseOption).copyInheritedSettings(program));
 program.addCommand(doctorCommand(databaseOption).copyInheritedSettings(program));
 
-function publicView(c: { id: string; name: string; secretHash: string | null; redirectUris: string[]; scopes: string[]; grantTypes: string[]; resources: string[]; createdAt: number }) {
+function clientType(c: ClientRecord): string {
+  return isResourceServer(c) ? 'resource server' : c.secretHash ? 'confidential' : 'public';
+}
+
+function publicView(c: ClientRecord) {
   return {
     client_id: c.id,
     name: c.name,
-    type: c.secretHash ? 'confidential' : 'public',
+    type: clientType(c),
     redirect_uris: c.redirectUris,
     scope: c.scopes.join(' '),
     grant_types: c.grantTypes,

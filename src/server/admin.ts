@@ -24,6 +24,43 @@ export interface ClientRegistration {
   clientId?: string;
 }
 
+/**
+ * A resource server (an API) registered so it can call /introspect (RFC 7662 §2.1) with its own
+ * credentials about access tokens issued for its audience. It has a secret, one audience, and no
+ * redirect URI or grant type, so it can never obtain tokens itself.
+ */
+export async function registerResourceServer(
+  store: Store,
+  input: { name: string; audience: string; clientId?: string },
+  now = Date.now(),
+): Promise<{ client: ClientRecord; clientSecret: string }> {
+  const name = input.name.trim();
+  if (name === '' || name.length > 100) throw new RegistrationError('--name must be 1 to 100 characters');
+  if (!isResourceIndicator(input.audience)) throw new RegistrationError(`--resource-server ${input.audience} must be an absolute URI without a fragment (RFC 8707 §2)`);
+  const clientSecret = randomBytes(32).toString('base64url');
+  const client: ClientRecord = {
+    id: input.clientId ?? randomBytes(16).toString('base64url'),
+    name,
+    secretHash: sha256(clientSecret),
+    redirectUris: [],
+    scopes: [],
+    grantTypes: [],
+    resources: [input.audience],
+    createdAt: now,
+  };
+  await store.createClient(client);
+  return { client, clientSecret };
+}
+
+/** RFC 8707 §2: a resource is an absolute URI without a fragment. */
+function isResourceIndicator(value: string): boolean {
+  try {
+    return new URL(value).protocol !== '' && !value.includes('#');
+  } catch {
+    return false;
+  }
+}
+
 const GRANT_TYPES: readonly GrantType[] = ['authorization_code', 'refresh_token'];
 
 /**
@@ -48,14 +85,7 @@ export async function registerClient(store: Store, input: ClientRegistration, no
   if (!grantTypes.includes('authorization_code')) throw new RegistrationError('--grant-type authorization_code is required: it is the only way to obtain tokens here');
   const resources = input.resources ?? [];
   for (const r of resources) {
-    // RFC 8707 §2: a resource is an absolute URI without a fragment.
-    let ok = false;
-    try {
-      ok = new URL(r).protocol !== '' && !r.includes('#');
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new RegistrationError(`--resource ${r} must be an absolute URI without a fragment (RFC 8707 §2)`);
+    if (!isResourceIndicator(r)) throw new RegistrationError(`--resource ${r} must be an absolute URI without a fragment (RFC 8707 §2)`);
   }
   const clientSecret = input.public ? null : randomBytes(32).toString('base64url');
   const client: ClientRecord = {

@@ -1,6 +1,6 @@
 /** `latchkey/server`: the authorization server, its stores and its configuration. */
 export { createLatchkey, type Latchkey, type LatchkeyOptions } from './server.js';
-export { registerClient, createUser, RegistrationError, type ClientRegistration } from './admin.js';
+export { registerClient, registerResourceServer, createUser, RegistrationError, type ClientRegistration } from './admin.js';
 export { resolveConfig, loadKeyEncryptionKey, ConfigError, type ServerConfig, type ConfigInput } from './config.js';
 export { defaultSettings, type Settings } from './core/settings.js';
 export { OAuthError, oauthError, errorCatalogue, type OAuthErrorCode } from './core/errors.js';

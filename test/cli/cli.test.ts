@@ -59,6 +59,18 @@ describe('latchkey clients', () => {
     expect(latchkey(['clients', 'create', '--name', 'Ok', '--redirect-uri', 'com.example.app:/cb']).code).toBe(0);
   });
 
+  it('RFC 7662 §2.1: clients create --resource-server registers an API that may introspect, with a secret and no redirect URI', () => {
+    const r = latchkey(['clients', 'create', '--name', 'Notes API', '--resource-server', 'https://api.example/notes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { client_id: string; client_secret: string };
+    expect(out.client_secret.length).toBeGreaterThanOrEqual(43);
+    expect(JSON.parse(latchkey(['clients', 'show', out.client_id]).stdout)).toMatchObject({ type: 'resource server', resources: ['https://api.example/notes'], grant_types: [], redirect_uris: [] });
+    const mixed = latchkey(['clients', 'create', '--name', 'Both', '--resource-server', 'https://api.example/notes', '--redirect-uri', 'https://app.example/cb']);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/takes no --redirect-uri/);
+    expect(latchkey(['clients', 'create', '--name', 'Neither']).stderr).toMatch(/at least one --redirect-uri is required/);
+  });
+
   it('clients list, show and delete', () => {
     const created = JSON.parse(latchkey(['clients', 'create', '--name', 'Temp', '--redirect-uri', 'https://t.example/cb', '--json']).stdout) as { client_id: string };
     expect(latchkey(['clients', 'list']).stdout).toContain(created.client_id);

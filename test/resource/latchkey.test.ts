@@ -6,6 +6,7 @@ import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64url, SignJWT } from 'jose';
 import { createResourceServer, type ResourceServer } from '../../src/resource/index.js';
+import { registerResourceServer } from '../../src/server/admin.js';
 import { authorizeOverHttp, startLatchkey, type TestLatchkey } from '../helpers/latchkey.js';
 import { parseChallenge, startFastifyNotesApi, type NotesApi } from './notes-api.js';
 
@@ -202,13 +203,14 @@ describe('tokens from a running Latchkey', () => {
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
   });
 
-  it('RFC 7662 §2.2: in introspection mode a token revoked at Latchkey (RFC 7009) is refused on the next request', async () => {
-    // Latchkey answers introspection only about tokens issued to the asking client, so the API
-    // introspects with the credentials of the client the token was issued to.
+  it('RFC 7662 §2.2: in introspection mode, with the API\'s own registration, a token revoked at Latchkey (RFC 7009) is refused on the next request', async () => {
+    // The API is registered as a resource server for its audience (`clients create
+    // --resource-server`): Latchkey tells it about access tokens for that audience.
+    const { client: registered, clientSecret } = await registerResourceServer(latchkey.store, { name: 'Notes API', audience });
     const introspecting = createResourceServer({
       issuer: latchkey.issuer,
       audience,
-      introspection: { clientId: client.clientId, clientSecret: client.clientSecret ?? '' },
+      introspection: { clientId: registered.id, clientSecret },
     });
     const { accessToken } = await obtainTokens(latchkey, client, 'notes:read', audience);
     const request = () => new Request(`${api.url}/notes`, { headers: { authorization: `Bearer ${accessToken}` } });

@@ -98,7 +98,7 @@ export async function signIn(lk: Server, jar: CookieJar, user = ALICE): Promise<
 export async function obtainCode(
   lk: Server,
   client: Client,
-  options: { user?: typeof ALICE; scope?: string; redirectUri?: string; jar?: CookieJar; omitRedirectUri?: boolean } = {},
+  options: { user?: typeof ALICE; scope?: string; redirectUri?: string; jar?: CookieJar; omitRedirectUri?: boolean; resource?: string } = {},
 ): Promise<{ code: string; verifier: string; redirectUri: string }> {
   const { verifier, challenge } = pkcePair();
   const redirectUri = options.redirectUri ?? APP;
@@ -106,6 +106,7 @@ export async function obtainCode(
     redirect_uri: options.omitRedirectUri ? undefined : redirectUri,
     scope: options.scope ?? 'notes:read',
     code_challenge: challenge,
+    resource: options.resource,
   });
   const callback = await authorizeOverHttp(authorizeUrl(lk, params), options.user ?? ALICE, { jar: options.jar ?? new CookieJar() });
   const code = callback.searchParams.get('code');

@@ -1,5 +1,6 @@
 import { verifyAccessToken } from '../access-token.js';
 import { authenticateClient } from '../client-auth/index.js';
+import { isResourceServer } from '../client-kind.js';
 import { formatScope } from '../checks/scope.js';
 import type { CoreContext } from '../context.js';
 import { sha256 } from '../digest.js';
@@ -12,8 +13,9 @@ export type IntrospectionResponse = { active: false } | ({ active: true } & Reco
 const INACTIVE: IntrospectionResponse = { active: false };
 
 /**
- * RFC 7662: token introspection. A client learns only about tokens issued to it; everything else,
- * like expired, revoked or unknown tokens, is `{ "active": false }` (§2.2).
+ * RFC 7662: token introspection. A client learns only about tokens issued to it, and a registered
+ * resource server only about access tokens for its audience; everything else, like expired,
+ * revoked or unknown tokens, is `{ "active": false }` (§2.2).
  */
 export async function introspectionEndpoint(ctx: CoreContext, params: Params, authorization: string | undefined): Promise<IntrospectionResponse> {
   params.assertNoDuplicates(['token', 'token_type_hint']);
@@ -33,7 +35,10 @@ async function introspectAccessToken(ctx: CoreContext, client: ClientRecord, tok
   if (token.split('.').length !== 3) return undefined;
   const claims = await verifyAccessToken(ctx, token);
   if (!claims) return INACTIVE;
-  if (claims.client_id !== client.id) return INACTIVE;
+  // RFC 7662 §2.2: a client learns only about tokens issued to it; a registered resource server,
+  // only about access tokens for its own audience (RFC 8707), so an API can introspect as itself.
+  const entitled = claims.client_id === client.id || (isResourceServer(client) && client.resources[0] === claims.aud);
+  if (!entitled) return INACTIVE;
   // A token whose grant (family) or itself was revoked is inactive at once, though its signature is still good.
   const grant = await ctx.store.findGrant(claims.grant_id);
   if (!grant || grant.revokedAt !== null) return INACTIVE;
