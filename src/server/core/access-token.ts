@@ -69,11 +69,9 @@ export async function verifyAccessToken(ctx: CoreContext, token: string): Promis
   }
   // RFC 9068 §4: typ must be at+jwt; RFC 8725 §3.1: only the algorithm the key was made for.
   if (header.typ !== 'at+jwt' || typeof header.kid !== 'string' || typeof header.alg !== 'string') return undefined;
-  const verify = await ctx.keys.verifier(header.kid);
-  if (!verify) return undefined;
-  const jwks = await ctx.keys.jwks();
-  if (!jwks.keys.some((k) => k.kid === header.kid && k.alg === header.alg)) return undefined;
-  if (!verify(Buffer.from(`${encodedHeader}.${encodedPayload}`), Buffer.from(encodedSignature, 'base64url'))) return undefined;
+  const key = await ctx.keys.verifier(header.kid);
+  if (!key || key.alg !== header.alg) return undefined;
+  if (!key.verify(Buffer.from(`${encodedHeader}.${encodedPayload}`), Buffer.from(encodedSignature, 'base64url'))) return undefined;
   if (claims.iss !== ctx.settings.issuer || typeof claims.exp !== 'number' || typeof claims.jti !== 'string') return undefined;
   if (claims.exp * 1000 <= ctx.clock.now()) return undefined;
   if (typeof claims.client_id !== 'string' || typeof claims.sub !== 'string' || typeof claims.grant_id !== 'string') return undefined;

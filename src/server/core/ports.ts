@@ -312,8 +312,8 @@ export interface Signer {
 /** The signing keys: the one that signs now, and every key a resource server may still meet. */
 export interface KeyRing {
   signer(): Promise<Signer>;
-  /** The public key for `kid` while it is published, as a verifier; undefined if unknown. */
-  verifier(kid: string): Promise<((data: Buffer, signature: Buffer) => boolean) | undefined>;
+  /** The public key for `kid` while it is published: its algorithm and a verifier; undefined if unknown. */
+  verifier(kid: string): Promise<{ alg: KeyAlgorithm; verify: (data: Buffer, signature: Buffer) => boolean } | undefined>;
   /** RFC 7517 JWK Set of the published public keys. */
   jwks(): Promise<{ keys: Record<string, unknown>[] }>;
 }

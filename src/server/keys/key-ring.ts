@@ -94,7 +94,7 @@ export class StoreKeyRing implements KeyRing {
     return snap.signer;
   }
 
-  async verifier(kid: string): Promise<((data: Buffer, signature: Buffer) => boolean) | undefined> {
+  async verifier(kid: string): Promise<{ alg: KeyAlgorithm; verify: (data: Buffer, signature: Buffer) => boolean } | undefined> {
     let snap = this.snapshot ?? (await this.reload());
     let key = snap.keys.find((k) => k.record.kid === kid);
     // An unknown kid may be a key another instance just rotated in: reload at most once a second.
@@ -104,7 +104,7 @@ export class StoreKeyRing implements KeyRing {
     }
     if (!key || !isPublished(key.record, this.clock.now())) return undefined;
     const { publicKey, record } = key;
-    return (data, signature) => verifySignature(record.alg, publicKey, data, signature);
+    return { alg: record.alg, verify: (data, signature) => verifySignature(record.alg, publicKey, data, signature) };
   }
 
   async jwks(): Promise<{ keys: Record<string, unknown>[] }> {
