@@ -179,30 +179,25 @@ type StatementName = keyof typeof sql;
  * key. `= ANY(ARRAY(subquery))` rather than `IN (subquery)`: the planner turns IN into a hash
  * join over every expired row, ignoring LIMIT.
  */
+function purgeExpired(table: string, key: string, column: string, cutoff: (now: number) => number) {
+  return {
+    name: `purge_${table}`,
+    text: `DELETE FROM ${table} WHERE ${key} = ANY(ARRAY(SELECT ${key} FROM ${table} WHERE ${column} <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+    cutoff,
+  };
+}
+
+/** Rows whose expiry has passed by now. */
+const expiredByNow = (at: number) => at;
+
 const purgeStatements: ReadonlyArray<{ name: string; text: string; cutoff: (now: number) => number }> = [
+  // Codes stay a while after expiry so a late replay can still be recognised and revoke (C4).
+  purgeExpired('codes', 'hash', 'expires_at', (at) => at - CODE_REPLAY_MEMORY_MS),
+  purgeExpired('sessions', 'id_hash', 'expires_at', expiredByNow),
+  purgeExpired('interactions', 'id', 'expires_at', expiredByNow),
+  purgeExpired('refresh_tokens', 'hash', 'expires_at', expiredByNow),
   {
-    // Codes stay a while after expiry so a late replay can still be recognised and revoke (C4).
-    name: 'purgeCodes',
-    text: `DELETE FROM codes WHERE hash = ANY(ARRAY(SELECT hash FROM codes WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    cutoff: (now) => now - CODE_REPLAY_MEMORY_MS,
-  },
-  {
-    name: 'purgeSessions',
-    text: `DELETE FROM sessions WHERE id_hash = ANY(ARRAY(SELECT id_hash FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    cutoff: (now) => now,
-  },
-  {
-    name: 'purgeInteractions',
-    text: `DELETE FROM interactions WHERE id = ANY(ARRAY(SELECT id FROM interactions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    cutoff: (now) => now,
-  },
-  {
-    name: 'purgeRefreshTokens',
-    text: `DELETE FROM refresh_tokens WHERE hash = ANY(ARRAY(SELECT hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    cutoff: (now) => now,
-  },
-  {
-    name: 'purgeRefreshTokensOfDeadGrants',
+    name: 'purge_refresh_tokens_of_dead_grants',
     // Walk the dead grants and look their tokens up by grant_id (OFFSET 0 keeps the planner from
     // flattening this into a hash join that scans all of refresh_tokens: most dead grants have
     // no tokens left, so matches are rarer than it estimates).
@@ -211,29 +206,14 @@ const purgeStatements: ReadonlyArray<{ name: string; text: string; cutoff: (now:
              CROSS JOIN LATERAL (SELECT hash FROM refresh_tokens WHERE grant_id = g.id OFFSET 0) rt
              WHERE g.expires_at <= $1 OR g.revoked_at IS NOT NULL
              LIMIT $2))`,
-    cutoff: (now) => now,
+    cutoff: expiredByNow,
   },
-  {
-    // A revoked grant is kept until it expires, so introspection of its last access tokens still reports them inactive.
-    name: 'purgeGrants',
-    text: `DELETE FROM grants WHERE id = ANY(ARRAY(SELECT id FROM grants WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    cutoff: (now) => now,
-  },
-  {
-    name: 'purgeRevokedAccessTokens',
-    text: `DELETE FROM revoked_access_tokens WHERE jti = ANY(ARRAY(SELECT jti FROM revoked_access_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    cutoff: (now) => now,
-  },
-  {
-    name: 'purgeRateLimits',
-    text: `DELETE FROM rate_limits WHERE key = ANY(ARRAY(SELECT key FROM rate_limits WHERE reset_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    cutoff: (now) => now,
-  },
-  {
-    name: 'purgeEvents',
-    text: `DELETE FROM events WHERE id = ANY(ARRAY(SELECT id FROM events WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    cutoff: (now) => now - EVENT_RETENTION_MS,
-  },
+  // A revoked grant is kept until it expires, so introspection of its last access tokens still reports them inactive.
+  purgeExpired('grants', 'id', 'expires_at', expiredByNow),
+  purgeExpired('revoked_access_tokens', 'jti', 'expires_at', expiredByNow),
+  purgeExpired('rate_limits', 'key', 'reset_at', expiredByNow),
+  // Audit events are kept EVENT_RETENTION_MS (`at < cutoff` and `at <= cutoff - 1` are the same for integer ms).
+  purgeExpired('events', 'id', 'at', (at) => at - EVENT_RETENTION_MS - 1),
 ];
 
 function toClient(r: Row): ClientRecord {
