@@ -9,21 +9,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeOverHttp, CookieJar, fetchWithJar } from '../helpers/latchkey.js';
+import { freePort } from '../helpers/processes.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 let copy: string;
 const running = new Set<ChildProcess>();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 interface Started {
   child: ChildProcess;
