@@ -394,6 +394,24 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findCode('h3')).toBeUndefined();
       });
 
+      it('refuses a second code with the same hash, a second session or interaction with the same id (StoreConflictError)', async () => {
+        await store.saveCode(codeRecord('h1'));
+        await expect(store.saveCode(codeRecord('h1', { clientId: 'other' }))).rejects.toBeInstanceOf(StoreConflictError);
+        expect((await store.findCode('h1'))?.clientId).toBe(codeRecord('h1').clientId);
+        await store.createSession(sessionRecord('s1'));
+        await expect(store.createSession(sessionRecord('s1'))).rejects.toBeInstanceOf(StoreConflictError);
+        await store.createInteraction(interactionRecord('i1'));
+        await expect(store.createInteraction(interactionRecord('i1'))).rejects.toBeInstanceOf(StoreConflictError);
+      });
+
+      it('consumeCode with a grant id that exists throws StoreConflictError and leaves the code unredeemed', async () => {
+        await store.saveCode(codeRecord('h1'));
+        await store.saveCode(codeRecord('h2'));
+        expect(await store.consumeCode('h1', T0, grantRecord('g1'), null)).toBe(true);
+        await expect(store.consumeCode('h2', T0, grantRecord('g1'), null)).rejects.toBeInstanceOf(StoreConflictError);
+        expect((await store.findCode('h2'))?.consumedAt).toBeNull();
+      });
+
       it('P8 RFC 9700 §2.1.1: codeChallengeSeen finds a challenge on a code of the same client, redeemed or not', async () => {
         expect(await store.codeChallengeSeen('c1', 'challenge-x')).toBe(false);
         await store.saveCode(codeRecord('h-x', { clientId: 'c1', codeChallenge: 'challenge-x' }));

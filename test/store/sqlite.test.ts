@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/server/store/sqlite/sqlite-store.js';
-import { clientRecord, storeContract } from './contract.js';
+import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
+import Database from 'better-sqlite3';
+import { StoreUnavailableError } from '../../src/server/core/ports.js';
 
 storeContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
@@ -35,5 +37,75 @@ describe('SqliteStore', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('SqliteStore group commit', () => {
+  const withFile = async (body: (file: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
+    try {
+      await body(join(dir, 'latchkey.db'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('the operations of one turn commit together, and each settles only once its write is visible to another connection', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file);
+      const other = new Database(file, { readonly: true });
+      const visible = (hash: string) => other.prepare('SELECT 1 FROM codes WHERE hash = ?').get(hash) !== undefined;
+      const first = store.saveCode(codeRecord('h1'));
+      const second = store.saveCode(codeRecord('h2'));
+      const read = store.findCode('h1');
+      // Nothing is committed yet: no answer could have been sent on these writes.
+      expect(visible('h1') || visible('h2')).toBe(false);
+      expect((await read)?.hash).toBe('h1');
+      // The read joined the open transaction, so it settled after the commit, like the writes.
+      expect(visible('h1') && visible('h2')).toBe(true);
+      await Promise.all([first, second]);
+      other.close();
+      await store.close();
+    });
+  });
+
+  it('C3 RFC 6749 §4.1.2: two redemptions of one code in the same turn: exactly one wins, and both settle after the commit', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file);
+      await store.saveCode(codeRecord('h1'));
+      const results = await Promise.all([
+        store.consumeCode('h1', T0, grantRecord('g1'), refreshRecord('r1', 'g1')),
+        store.consumeCode('h1', T0, grantRecord('g2'), refreshRecord('r2', 'g2')),
+      ]);
+      expect(results.sort()).toEqual([false, true]);
+      expect(store.db.prepare('SELECT count(*) AS n FROM grants').get()).toEqual({ n: 1 });
+      await store.close();
+    });
+  });
+
+  it('a write while another process holds the write lock past the busy timeout fails with StoreUnavailableError (503), then works again', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file, { busyTimeoutMs: 50 });
+      const other = new Database(file);
+      other.exec('BEGIN IMMEDIATE');
+      await expect(store.saveCode(codeRecord('h1'))).rejects.toBeInstanceOf(StoreUnavailableError);
+      other.exec('COMMIT');
+      await store.saveCode(codeRecord('h1'));
+      expect((await store.findCode('h1'))?.hash).toBe('h1');
+      other.close();
+      await store.close();
+    });
+  });
+
+  it('close() commits an open batch first', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file);
+      const pending = store.saveCode(codeRecord('h1'));
+      await store.close();
+      await pending;
+      const reopened = SqliteStore.open(file);
+      expect((await reopened.findCode('h1'))?.hash).toBe('h1');
+      await reopened.close();
+    });
   });
 });

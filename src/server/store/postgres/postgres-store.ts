@@ -495,7 +495,7 @@ export class PostgresStore implements Store {
       t?.createdAt ?? null,
       t?.expiresAt ?? null,
       t?.rotatedAt ?? null,
-    ]);
+    ]).catch(conflict(`grant ${g.id} or its refresh token exists`));
     return row?.won === 1;
   }
 
