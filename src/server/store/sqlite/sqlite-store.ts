@@ -124,11 +124,15 @@ export class SqliteStore implements Store {
   private readonly s;
   /** Transactions are wrapped once, here, not per call (each wrap builds four functions). */
   private readonly tx;
-  /** The transaction every operation of this turn of the event loop joins (see `write`). */
-  private batch: Batch | undefined;
+  /** Writes waiting for the next batch (see `write`). */
+  private queue: QueuedWrite[] = [];
+  private flushTimer: NodeJS.Immediate | undefined;
+  private lockWaitSince: number | undefined;
+  private readonly busyTimeoutMs: number;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, busyTimeoutMs: number) {
     this.db = db;
+    this.busyTimeoutMs = busyTimeoutMs;
     this.s = prepareStatements(db);
     this.tx = {
       // RFC 6749 §4.1.2 (C3): the compare-and-set and the grant it creates commit together or not at all.
@@ -163,7 +167,8 @@ export class SqliteStore implements Store {
     } catch (error) {
       throw new StoreUnavailableError(`cannot open SQLite database ${filename}: ${(error as Error).message}`, { cause: error });
     }
-    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     // WAL lets the CLI and a running server share the file; synchronous=NORMAL in WAL mode keeps
     // every committed transaction across a process crash (only an OS crash can lose the last ones).
     db.pragma('journal_mode = WAL');
@@ -177,7 +182,7 @@ export class SqliteStore implements Store {
     db.pragma('wal_autocheckpoint = 10000');
     db.pragma('foreign_keys = OFF');
     migrate(db);
-    return new SqliteStore(db);
+    return new SqliteStore(db, busyTimeoutMs);
   }
 
   createClient(c: ClientRecord): Promise<void> {
@@ -509,39 +514,33 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.batch) this.commit(this.batch);
+    if (this.db.open && this.queue.length > 0) this.flush();
     if (this.db.open) this.db.close();
   }
 
   /*
    * Group commit. A commit is the dearest thing SQLite does here (the WAL append and its locks,
    * 30-60 us, against 2-5 us for a statement), and better-sqlite3 runs everything synchronously on
-   * one connection. So every operation of one turn of the event loop joins one IMMEDIATE
-   * transaction, committed at the start of the next turn (setImmediate): under load, one commit
-   * for dozens of requests. An operation's promise settles only after that commit has succeeded,
-   * so no answer rests on a write that is not yet durable, nor on another request's uncommitted
-   * one; if the commit fails, every operation of the batch fails with it. Statements still run one
-   * at a time, so each compare-and-set (a code's redemption, a refresh token's rotation) decides
-   * its race exactly as alone, and the IMMEDIATE lock keeps other processes (the CLI, other
-   * workers) out until the commit. Nested transactions (consumeCode, rotate) become savepoints.
+   * one connection. So writes are queued during one turn of the event loop and run together at the
+   * start of the next (setImmediate), in one IMMEDIATE transaction: under load, one commit for
+   * dozens of requests. A write's promise settles only after that commit has succeeded, so no
+   * answer rests on a write that is not yet durable; if the commit fails, every write of the batch
+   * fails with it. The queued writes run one after another with nothing in between, so each
+   * compare-and-set (a code's redemption, a refresh token's rotation) decides its race exactly as
+   * alone, and the lock is held only while they run. Reads run at once on committed data (a
+   * queued write has not happened yet for anyone). Multi-statement writes (consumeCode, rotate)
+   * are transaction functions, which become savepoints inside the batch.
    */
 
-  /** Runs `work` in this turn's transaction, opening it if needed; settles after the commit. */
+  /** Queues `work` for this turn's batch; settles once the batch has committed. */
   private write<T>(work: () => T): Promise<T> {
-    let batch = this.batch;
-    if (!batch) {
-      try {
-        batch = this.begin();
-      } catch (error) {
-        return Promise.reject(unavailableOr(error));
-      }
-    }
-    return this.join(batch, work);
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.flushTimer ??= setImmediate(() => this.flush());
+    });
   }
 
-  /** A read with no transaction open sees only committed data and answers at once. */
   private read<T>(work: () => T): Promise<T> {
-    if (this.batch) return this.join(this.batch, work);
     try {
       return Promise.resolve(work());
     } catch (error) {
@@ -549,49 +548,81 @@ export class SqliteStore implements Store {
     }
   }
 
-  private begin(): Batch {
-    this.s.begin.run();
-    const batch: Batch = { waiters: [], timer: setImmediate(() => this.commit(batch)) };
-    this.batch = batch;
-    return batch;
-  }
-
-  private join<T>(batch: Batch, work: () => T): Promise<T> {
-    let result: T;
-    try {
-      result = work();
-    } catch (error) {
-      // Some errors (I/O, a full disk) make SQLite roll the whole transaction back.
-      if (!this.db.inTransaction) this.settle(batch, unavailableOr(error));
-      return Promise.reject(unavailableOr(error));
+  private flush(): void {
+    if (this.flushTimer) {
+      clearImmediate(this.flushTimer);
+      clearTimeout(this.flushTimer as unknown as NodeJS.Timeout);
     }
-    return new Promise((resolve, reject) => {
-      batch.waiters.push((error) => (error === undefined ? resolve(result) : reject(error)));
-    });
-  }
-
-  private commit(batch: Batch): void {
-    if (this.batch !== batch) return;
+    this.flushTimer = undefined;
+    if (!this.lock()) return;
+    const batch = this.queue;
+    this.queue = [];
+    const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    for (const { work } of batch) {
+      try {
+        results.push({ ok: true, value: work() });
+      } catch (error) {
+        results.push({ ok: false, error: unavailableOr(error) });
+        // Some errors (I/O, a full disk) make SQLite roll the whole transaction back.
+        if (!this.db.inTransaction) return this.fail(batch, error);
+      }
+    }
     try {
       this.s.commit.run();
     } catch (error) {
       if (this.db.inTransaction) this.s.rollback.run();
-      this.settle(batch, unavailableOr(error));
-      return;
+      return this.fail(batch, error);
     }
-    this.settle(batch, undefined);
+    batch.forEach(({ resolve, reject }, i) => {
+      const result = results[i]!;
+      if (result.ok) resolve(result.value);
+      else reject(result.error);
+    });
   }
 
-  private settle(batch: Batch, error: unknown): void {
-    clearImmediate(batch.timer);
-    if (this.batch === batch) this.batch = undefined;
-    for (const waiter of batch.waiters) waiter(error);
+  /**
+   * BEGIN IMMEDIATE without SQLite's busy handler, which would sleep with the whole process: while
+   * another process (the CLI, another worker) holds the write lock, the batch is retried on the
+   * next turn, collecting more writes meanwhile, until the busy timeout has passed.
+   */
+  private lock(): boolean {
+    // A PRAGMA takes effect when it is prepared, so these two cannot be prepared once.
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.s.begin.run();
+      this.lockWaitSince = undefined;
+      return true;
+    } catch (error) {
+      const code = error instanceof Error && 'code' in error ? String(error.code) : '';
+      const now = Date.now();
+      this.lockWaitSince ??= now;
+      if (code.startsWith('SQLITE_BUSY') && now - this.lockWaitSince < this.busyTimeoutMs) {
+        // Spin through the event loop for the first millisecond (a batch holds the lock for less),
+        // then poll every millisecond.
+        if (now - this.lockWaitSince < 1) this.flushTimer = setImmediate(() => this.flush());
+        else this.flushTimer = setTimeout(() => this.flush(), 1) as unknown as NodeJS.Immediate;
+      } else {
+        this.lockWaitSince = undefined;
+        const batch = this.queue;
+        this.queue = [];
+        this.fail(batch, error);
+      }
+      return false;
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    }
+  }
+
+  private fail(batch: QueuedWrite[], error: unknown): void {
+    const mapped = unavailableOr(error);
+    for (const { reject } of batch) reject(mapped);
   }
 }
 
-interface Batch {
-  waiters: Array<(error: unknown) => void>;
-  timer: NodeJS.Immediate;
+interface QueuedWrite {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
 }
 
 /** SQLite failures that say the database cannot be used right now (503), not that a request was wrong. */
