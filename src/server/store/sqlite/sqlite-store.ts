@@ -462,7 +462,9 @@ export class SqliteStore implements Store {
   }
 
   listEvents(filter: EventFilter): Promise<StoredAuditEvent[]> {
-    return this.read(() => {
+    // Queued behind the writes: events are appended without waiting (the request that caused one
+    // does not wait for it), and whoever reads the trail must see those already appended.
+    return this.write(() => {
       const rows = this.s.listEvents.all({
         clientId: filter.clientId ?? null,
         type: filter.type ?? null,
