@@ -44,14 +44,14 @@ describe('Checklist rows proved end to end', () => {
     }
   });
 
-  it('C6 OAuth 2.1 §7.7 and P9 OAuth 2.1 §4.1.2: the code is 256 random bits, opaque, and carries no trace of the challenge', () => {
+  it('C6 OAuth 2.1 §7.7 and P9 OAuth 2.1 §4.1.2: the code is 256 random bits behind its issue time, and carries no trace of the challenge', () => {
     const code = callback.searchParams.get('code')!;
-    expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(code).toMatch(/^[0-9a-z]{9}\.[A-Za-z0-9_-]{43}$/);
     expect(code).not.toContain(challenge.slice(0, 10));
   });
 
-  it('T5 RFC 9700 §4.14.2: the refresh token is opaque random (no grant id inside to tamper with)', () => {
-    expect(tokens.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  it('T5 RFC 9700 §4.14.2: the refresh token is 256 random bits behind its issue time (no grant id inside to tamper with)', () => {
+    expect(tokens.refresh_token).toMatch(/^[0-9a-z]{9}\.[A-Za-z0-9_-]{43}$/);
   });
 
   it('A4 OAuth 2.1 §7.1.3.5 and A5 §3.2.3: the access token lives 5 minutes and the response states its scope', () => {

@@ -2,7 +2,7 @@ import { isWellFormedS256Challenge } from '../checks/pkce.js';
 import { explainRedirectUriMismatch, matchRedirectUri } from '../checks/redirect-uri.js';
 import { isSubset, parseScope } from '../checks/scope.js';
 import type { CoreContext } from '../context.js';
-import { sha256 } from '../digest.js';
+import { newGrantId, newToken, storageKey } from '../token-keys.js';
 import { OAuthError, oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 import type { AuthorizationRequest, ClientRecord, InteractionRecord, SessionRecord } from '../ports.js';
@@ -235,14 +235,14 @@ async function createInteraction(ctx: CoreContext, request: AuthorizationRequest
 /** RFC 6749 §4.1.2: issue a code (≥ 256 random bits, stored hashed, C6) and build the redirect. */
 async function issueCode(ctx: CoreContext, request: AuthorizationRequest, session: SessionRecord): Promise<string> {
   const now = ctx.clock.now();
-  const code = ctx.random.token(32);
+  const code = newToken(ctx.random, now);
   // P8 RFC 9700 §2.1.1: a client sending the same challenge twice is logged as a security event.
   await throttleOf(ctx).noteCodeChallenge(request.clientId, request.codeChallenge);
   await ctx.store.saveCode({
-    hash: sha256(code),
+    hash: storageKey(code),
     clientId: request.clientId,
     userId: session.userId,
-    grantId: ctx.random.token(16),
+    grantId: newGrantId(ctx.random, now),
     // C2 OAuth 2.1 §4.1.2: the code is bound to client, redirect URI and code challenge.
     redirectUri: request.redirectUri,
     redirectUriExplicit: request.redirectUriExplicit,

@@ -3,7 +3,7 @@ import { authenticateClient } from '../client-auth/index.js';
 import { isResourceServer } from '../client-kind.js';
 import { formatScope } from '../checks/scope.js';
 import type { CoreContext } from '../context.js';
-import { sha256 } from '../digest.js';
+import { storageKey } from '../token-keys.js';
 import { oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 import type { ClientRecord } from '../ports.js';
@@ -58,7 +58,7 @@ async function introspectAccessToken(ctx: CoreContext, client: ClientRecord, tok
 }
 
 async function introspectRefreshToken(ctx: CoreContext, client: ClientRecord, token: string): Promise<IntrospectionResponse | undefined> {
-  const record = await ctx.store.findRefreshToken(sha256(token));
+  const record = await ctx.store.findRefreshToken(storageKey(token));
   if (!record) return undefined;
   const now = ctx.clock.now();
   if (record.clientId !== client.id || record.rotatedAt !== null || record.expiresAt <= now) return INACTIVE;

@@ -1,7 +1,7 @@
 import { verifyAccessToken } from '../access-token.js';
 import { authenticateClient } from '../client-auth/index.js';
 import type { CoreContext } from '../context.js';
-import { sha256 } from '../digest.js';
+import { storageKey } from '../token-keys.js';
 import { oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 
@@ -17,7 +17,7 @@ export async function revocationEndpoint(ctx: CoreContext, params: Params, autho
   if (token === undefined) throw oauthError('invalid_request', { description: 'The token parameter is missing.', detail: 'missing token' });
   const now = ctx.clock.now();
 
-  const refresh = await ctx.store.findRefreshToken(sha256(token));
+  const refresh = await ctx.store.findRefreshToken(storageKey(token));
   if (refresh) {
     if (refresh.clientId === client.id) {
       await ctx.store.revokeGrant(refresh.grantId, now);

@@ -1,6 +1,6 @@
 import { isWellFormedVerifier, verifierMatchesS256 } from '../checks/pkce.js';
 import type { CoreContext } from '../context.js';
-import { sha256 } from '../digest.js';
+import { newToken, storageKey } from '../token-keys.js';
 import { oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../ports.js';
@@ -15,7 +15,7 @@ export const authorizationCodeGrant: GrantHandler = {
     const code = params.get('code');
     if (code === undefined) throw oauthError('invalid_request', { description: 'The code parameter is missing.', detail: 'missing code' });
     const now = ctx.clock.now();
-    const record = await ctx.store.findCode(sha256(code));
+    const record = await ctx.store.findCode(storageKey(code));
     if (!record) throw oauthError('invalid_grant', { description: 'The authorization code is invalid.', detail: 'unknown code' });
 
     // Every check below comes before the code is touched: a replay with bad parameters (wrong
@@ -67,10 +67,10 @@ export const authorizationCodeGrant: GrantHandler = {
       revokedAt: null,
     };
     // SECURITY.md T1: refresh tokens only for clients registered for that grant.
-    const refreshToken = client.grantTypes.includes('refresh_token') ? ctx.random.token(32) : undefined;
+    const refreshToken = client.grantTypes.includes('refresh_token') ? newToken(ctx.random, now) : undefined;
     const refreshRecord: RefreshTokenRecord | null = refreshToken
       ? {
-          hash: sha256(refreshToken),
+          hash: storageKey(refreshToken),
           grantId: grant.id,
           clientId: client.id,
           createdAt: now,

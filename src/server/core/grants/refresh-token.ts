@@ -1,6 +1,6 @@
 import { isSubset, parseScope } from '../checks/scope.js';
 import type { CoreContext } from '../context.js';
-import { sha256 } from '../digest.js';
+import { storageKey } from '../token-keys.js';
 import { oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 import type { ClientRecord, RefreshTokenRecord } from '../ports.js';
@@ -16,7 +16,7 @@ export const refreshTokenGrant: GrantHandler = {
     const token = params.get('refresh_token');
     if (token === undefined) throw oauthError('invalid_request', { description: 'The refresh_token parameter is missing.', detail: 'missing refresh_token' });
     const now = ctx.clock.now();
-    const hash = sha256(token);
+    const hash = storageKey(token);
     const record = await ctx.store.findRefreshToken(hash);
     if (!record) throw oauthError('invalid_grant', { description: 'The refresh token is invalid.', detail: 'unknown refresh token' });
     // T3 OAuth 2.1 §4.3: the refresh token is bound to the client it was issued to.
@@ -45,7 +45,7 @@ export const refreshTokenGrant: GrantHandler = {
 
     const successor = successorOf(ctx.refreshSecret, token);
     const successorRecord: RefreshTokenRecord = {
-      hash: sha256(successor),
+      hash: storageKey(successor),
       grantId: grant.id,
       clientId: client.id,
       createdAt: now,
