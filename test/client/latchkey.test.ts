@@ -5,7 +5,7 @@
  */
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../src/server/core/digest.js';
+import { storageKey } from '../../src/server/core/token-keys.js';
 import type { ClientAuthMethod, OAuthClientConfig } from '../../src/client/index.js';
 import { CallbackValidationError, latchkeyFastify, MemorySessionStore, NotSignedInError, OAuthClient, RedisSessionStore } from '../../src/client/index.js';
 import { createResourceServer, fastifyRequireScope, fastifyResourceServer } from '../../src/resource/index.js';
@@ -78,7 +78,7 @@ describe('interop with Latchkey', () => {
       const refreshToken = store.entries()[0]![1].tokens!.refreshToken!;
       expect(await client.signOut(sessionId)).toEqual({ revoked: true });
       // The server agrees: the refresh token no longer works.
-      const record = await lk.store.findRefreshToken(sha256(refreshToken));
+      const record = await lk.store.findRefreshToken(storageKey(refreshToken));
       const grant = await lk.store.findGrant(record!.grantId);
       expect(grant?.revokedAt).not.toBeNull();
     },
@@ -180,7 +180,7 @@ describe('interop with Latchkey', () => {
   it('RFC 6749 §5.2: a grant revoked at Latchkey signs the session out at the next refresh', async () => {
     const { client, store, advance } = latchkeyClient('client_secret_post');
     const { sessionId } = await signIn(client);
-    const record = await lk.store.findRefreshToken(sha256(store.entries()[0]![1].tokens!.refreshToken!));
+    const record = await lk.store.findRefreshToken(storageKey(store.entries()[0]![1].tokens!.refreshToken!));
     await lk.store.revokeGrant(record!.grantId, Date.now());
     advance(3_600_000);
     const error = await client.getAccessToken(sessionId).catch((e: unknown) => e);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/server/store/sqlite/sqlite-store.js';
@@ -8,8 +8,8 @@ import { authorizeOverHttp, CookieJar, fetchWithJar } from '../helpers/latchkey.
 import { pkcePair } from '../helpers/pkce.js';
 import { authorizeUrl, basic, freePort, postForm, tempDir } from './support.js';
 import { createUser, registerClient } from '../../src/server/admin.js';
+import { storageKey } from '../../src/server/core/token-keys.js';
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 /** `latchkey serve` as its own process, so it can be killed with SIGKILL. */
 async function startServer(file: string, kek: string): Promise<{ url: string; child: ChildProcess }> {
@@ -127,7 +127,7 @@ describe('Crash safety on SQLite: SIGKILL during a load of flows', () => {
     expect([orphanCodes.n, grantsWithoutCode.n, grantsWithoutRefresh.n]).toEqual([0, 0, 0]);
     // No issued refresh token is lost: every one the client received is in the file.
     const find = db.prepare('SELECT 1 FROM refresh_tokens WHERE hash = ?');
-    const lost = received.filter((t) => find.get(sha256(t)) === undefined);
+    const lost = received.filter((t) => find.get(storageKey(t)) === undefined);
     expect(lost).toEqual([]);
     db.close();
 
