@@ -144,4 +144,10 @@ CREATE INDEX rate_limits_reset_at ON rate_limits (reset_at);
     name: 'index codes by client and challenge (P8: a reused PKCE challenge is found by a read)',
     sql: `CREATE INDEX codes_client_challenge ON codes (client_id, code_challenge);`,
   },
+  {
+    version: 3,
+    name: 'drop codes_client_id: codes_client_challenge begins with client_id and serves the same lookups',
+    // One index fewer to write per code issued.
+    sql: `DROP INDEX codes_client_id;`,
+  },
 ];
