@@ -183,6 +183,9 @@ export class SqliteStore implements Store {
     db.pragma('wal_autocheckpoint = 1000');
     db.pragma('foreign_keys = OFF');
     migrate(db);
+    // From here the store waits for locks itself (`lock`, `read`): SQLite's busy handler sleeps,
+    // and with it every request in the process.
+    db.pragma('busy_timeout = 0');
     return new SqliteStore(db, busyTimeoutMs);
   }
 
@@ -547,7 +550,17 @@ export class SqliteStore implements Store {
     try {
       return Promise.resolve(work());
     } catch (error) {
+      if (!isBusy(error)) return Promise.reject(unavailableOr(error));
+    }
+    // In WAL mode a reader meets a lock only in rare moments (another process recovering the WAL
+    // index); then it waits up to the busy timeout, as SQLite's busy handler would.
+    try {
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      return Promise.resolve(work());
+    } catch (error) {
       return Promise.reject(unavailableOr(error));
+    } finally {
+      this.db.pragma('busy_timeout = 0');
     }
   }
 
@@ -589,17 +602,14 @@ export class SqliteStore implements Store {
    * next turn, collecting more writes meanwhile, until the busy timeout has passed.
    */
   private lock(): boolean {
-    // A PRAGMA takes effect when it is prepared, so these two cannot be prepared once.
-    this.db.pragma('busy_timeout = 0');
     try {
       this.s.begin.run();
       this.lockWaitSince = undefined;
       return true;
     } catch (error) {
-      const code = error instanceof Error && 'code' in error ? String(error.code) : '';
       const now = Date.now();
       this.lockWaitSince ??= now;
-      if (code.startsWith('SQLITE_BUSY') && now - this.lockWaitSince < this.busyTimeoutMs) {
+      if (isBusy(error) && now - this.lockWaitSince < this.busyTimeoutMs) {
         // Retry on the very next turn for the first 20 ms (another worker's batch holds the lock for
         // a millisecond or two; waiting a timer tick instead cost --workers 2 a fifth of its flows),
         // then poll every millisecond.
@@ -612,8 +622,6 @@ export class SqliteStore implements Store {
         this.fail(batch, error);
       }
       return false;
-    } finally {
-      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
   }
 
@@ -627,6 +635,10 @@ interface QueuedWrite {
   work: () => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+function isBusy(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_BUSY');
 }
 
 /** SQLite failures that say the database cannot be used right now (503), not that a request was wrong. */
