@@ -98,6 +98,33 @@ describe('SqliteStore group commit', () => {
     });
   });
 
+  it('when a batch cannot commit, every write in it fails with StoreUnavailableError (503) and none is kept', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file);
+      await store.saveCode(codeRecord('h0'));
+      // Stand in for a disk failing at COMMIT: the statement throws as better-sqlite3 would.
+      const statements = (store as unknown as { s: { commit: { run(): unknown } } }).s;
+      const realCommit = statements.commit;
+      statements.commit = {
+        run() {
+          throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' });
+        },
+      };
+      const outcomes = await Promise.all([
+        store.saveCode(codeRecord('h1')).catch((error: unknown) => error),
+        store.consumeCode('h0', T0, grantRecord('g1'), refreshRecord('r1', 'g1')).catch((error: unknown) => error),
+      ]);
+      for (const outcome of outcomes) expect(outcome).toBeInstanceOf(StoreUnavailableError);
+      statements.commit = realCommit;
+      expect(await store.findCode('h1')).toBeUndefined();
+      expect((await store.findCode('h0'))?.consumedAt).toBeNull();
+      expect(await store.findGrant('g1')).toBeUndefined();
+      // The store works again once the disk does.
+      expect(await store.consumeCode('h0', T0, grantRecord('g1'), refreshRecord('r1', 'g1'))).toBe(true);
+      await store.close();
+    });
+  });
+
   it('close() commits an open batch first', async () => {
     await withFile(async (file) => {
       const store = SqliteStore.open(file);
