@@ -191,7 +191,7 @@ export class SqliteStore implements Store {
 
   createClient(c: ClientRecord): Promise<void> {
     return this.write(() => {
-      try {
+      unique(`client ${c.id} exists`, () =>
         this.s.insertClient.run(
           c.id,
           c.name,
@@ -201,12 +201,11 @@ export class SqliteStore implements Store {
           JSON.stringify(c.grantTypes),
           JSON.stringify(c.resources),
           c.createdAt,
-        );
-      } catch (error) {
-        throw conflictOr(error, `client ${c.id} exists`);
-      }
+        ),
+      );
     });
   }
+
 
   findClient(id: string): Promise<ClientRecord | undefined> {
     return this.read(() => {
@@ -231,11 +230,7 @@ export class SqliteStore implements Store {
 
   createUser(u: UserRecord): Promise<void> {
     return this.write(() => {
-      try {
-        this.s.insertUser.run(u.id, u.username, u.passwordHash, u.createdAt);
-      } catch (error) {
-        throw conflictOr(error, `username ${u.username} is taken`);
-      }
+      unique(`username ${u.username} is taken`, () => this.s.insertUser.run(u.id, u.username, u.passwordHash, u.createdAt));
     });
   }
 
@@ -661,15 +656,9 @@ function unique<T>(message: string, insert: () => T): T {
   try {
     return insert();
   } catch (error) {
-    throw conflictOr(error, message);
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_CONSTRAINT')) throw new StoreConflictError(message);
+    throw error;
   }
-}
-
-function conflictOr(error: unknown, message: string): Error {
-  if (error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_CONSTRAINT')) {
-    return new StoreConflictError(message);
-  }
-  return error as Error;
 }
 
 function migrate(db: Database.Database): void {
