@@ -4,7 +4,8 @@
  * (self time by function and by package/file). The .cpuprofile is kept for a closer look in
  * Chrome DevTools.
  *
- * Environment: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 32), PROFILE_DIR.
+ * Environment: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 32), PROFILE_DIR,
+ * PROFILE_DATABASE (sqlite, the default, or postgres: BENCH_POSTGRES_URL or the local server).
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ interface ProfileNode {
 }
 
 const flags = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
-const target: Target = server === 'oidc-provider' ? await startOidcProvider({ nodeFlags: flags }) : await startLatchkey({ database: 'sqlite', nodeFlags: flags });
+const target: Target = server === 'oidc-provider' ? await startOidcProvider({ nodeFlags: flags }) : await startLatchkey({ database: process.env.PROFILE_DATABASE === 'postgres' ? 'postgres' : 'sqlite', nodeFlags: flags });
 const load = (steps: Step[]) => runLoad({ url: target.origin, connections: CONNECTIONS, seconds: SECONDS, steps, filler: { method: 'GET', path: target.fillerPath } });
 try {
   let steps: Step[];

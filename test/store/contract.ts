@@ -8,6 +8,7 @@ import type {
   AuthorizationRequest,
   ClientRecord,
   CodeRecord,
+  CodeRedemption,
   GrantRecord,
   InteractionRecord,
   KeyRecord,
@@ -412,13 +413,22 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect((await store.findCode('h2'))?.consumedAt).toBeNull();
       });
 
-      it('P8 RFC 9700 §2.1.1: codeChallengeSeen finds a challenge on a code of the same client, redeemed or not', async () => {
-        expect(await store.codeChallengeSeen('c1', 'challenge-x')).toBe(false);
-        await store.saveCode(codeRecord('h-x', { clientId: 'c1', codeChallenge: 'challenge-x' }));
-        expect(await store.codeChallengeSeen('c1', 'challenge-x')).toBe(true);
-        expect(await store.codeChallengeSeen('c2', 'challenge-x')).toBe(false);
-        expect(await store.consumeCode('h-x', T0, grantRecord('g-x'), null)).toBe(true);
-        expect(await store.codeChallengeSeen('c1', 'challenge-x')).toBe(true);
+      it('P8 RFC 9700 §2.1.1: saveCode with checkChallengeReuse finds the challenge on an earlier code of the same client, redeemed or not', async () => {
+        const check = { checkChallengeReuse: true };
+        expect(await store.saveCode(codeRecord('h-1', { clientId: 'c1', codeChallenge: 'challenge-x' }), check)).toEqual({ challengeSeen: false });
+        expect(await store.saveCode(codeRecord('h-2', { clientId: 'c1', codeChallenge: 'challenge-x' }), check)).toEqual({ challengeSeen: true });
+        expect(await store.saveCode(codeRecord('h-3', { clientId: 'c2', codeChallenge: 'challenge-x' }), check)).toEqual({ challengeSeen: false });
+        expect(await store.saveCode(codeRecord('h-4', { clientId: 'c1', codeChallenge: 'challenge-y' }), check)).toEqual({ challengeSeen: false });
+        expect(await store.consumeCode('h-4', T0, grantRecord('g-4'), null)).toBe(true);
+        expect(await store.saveCode(codeRecord('h-5', { clientId: 'c1', codeChallenge: 'challenge-y' }), check)).toEqual({ challengeSeen: true });
+        // Without the option nothing is looked up, and the code is stored all the same.
+        expect(await store.saveCode(codeRecord('h-6', { clientId: 'c1', codeChallenge: 'challenge-x' }))).toEqual({ challengeSeen: false });
+        expect(await store.findCode('h-6')).toBeDefined();
+      });
+
+      it('P8: saveCode refused as a duplicate stores nothing, whatever it found', async () => {
+        await store.saveCode(codeRecord('h-1', { clientId: 'c1', codeChallenge: 'challenge-x' }));
+        await expect(store.saveCode(codeRecord('h-1', { clientId: 'c1', codeChallenge: 'challenge-x' }), { checkChallengeReuse: true })).rejects.toBeInstanceOf(StoreConflictError);
       });
 
       it('C3 RFC 6749 §4.1.2: consumeCode marks the code consumed and writes its grant and first refresh token', async () => {
@@ -482,6 +492,84 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           expect(await store.findGrant(`g${loser}`)).toBeUndefined();
           expect(await store.findRefreshToken(`rt${loser}`)).toBeUndefined();
         }
+      });
+
+      describe('redeemCode (RFC 6749 §4.1.3 in one call)', () => {
+        const matching = (overrides: Partial<CodeRedemption['expect']> = {}, rest: Partial<CodeRedemption> = {}): CodeRedemption => ({
+          hash: 'h1',
+          now: T0,
+          expect: { clientId: 'c1', redirectUri: 'https://c1.example/callback', codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', resource: null, ...overrides },
+          grantExpiresAt: T0 + 30 * DAY,
+          refreshToken: { hash: 'rt1', expiresAt: T0 + 14 * DAY },
+          ...rest,
+        });
+
+        it('C3 RFC 6749 §4.1.2: redeems a matching code, with the grant and first refresh token built from the code', async () => {
+          const code = codeRecord('h1', { grantId: 'g1', userId: 'u7', scope: ['api:read'], authTime: T0 - 5 });
+          await store.saveCode(code);
+          expect(await store.redeemCode(matching({ resource: 'https://api.example/' }))).toEqual({ code, redeemed: true });
+          expect((await store.findCode('h1'))?.consumedAt).toBe(T0);
+          expect(await store.findGrant('g1')).toEqual(grantRecord('g1', { userId: 'u7', scope: ['api:read'], authTime: T0 - 5 }));
+          expect(await store.findRefreshToken('rt1')).toEqual(refreshRecord('rt1', 'g1'));
+          // C3: the second call finds it redeemed and redeems nothing.
+          expect(await store.redeemCode(matching({}, { refreshToken: { hash: 'rt2', expiresAt: T0 + DAY } }))).toEqual({ code: { ...code, consumedAt: T0 }, redeemed: false });
+          expect(await store.findRefreshToken('rt2')).toBeUndefined();
+        });
+
+        it('without a refresh token writes the grant only; an unknown code gives undefined', async () => {
+          await store.saveCode(codeRecord('h1', { grantId: 'g1' }));
+          expect((await store.redeemCode(matching({}, { refreshToken: null }))).redeemed).toBe(true);
+          expect(await store.findGrant('g1')).toBeDefined();
+          expect(await rows('refresh_tokens')).toBe(0);
+          expect(await store.redeemCode(matching({}, { hash: 'nope' }))).toEqual({ code: undefined, redeemed: false });
+        });
+
+        // Each of these is a request the authorization_code grant refuses (C2, R9, P3, P4, RFC 8707
+        // §2.2, C1): the store must leave the code as it was (C5 OAuth 2.1 §7.5.2).
+        const refused: Array<[string, Partial<CodeRecord>, Partial<CodeRedemption['expect']>, Partial<CodeRedemption>?]> = [
+          ['C2: another client', {}, { clientId: 'c2' }],
+          ['P3: another challenge', {}, { codeChallenge: 'x'.repeat(43) }],
+          ['P3: no verifier', {}, { codeChallenge: null }],
+          ['P4: a code issued without a challenge', { codeChallenge: null }, { codeChallenge: null }],
+          ['R9: another redirect_uri', {}, { redirectUri: 'https://c1.example/other' }],
+          ['R9: no redirect_uri although the authorization request had one', {}, { redirectUri: null }],
+          ['RFC 8707 §2.2: another resource', {}, { resource: 'https://other.example/' }],
+          ['C1: expired', { expiresAt: T0 }, {}],
+          ['C3: already redeemed', { consumedAt: T0 - 1 }, {}],
+        ];
+        for (const [what, code, expect_, rest] of refused) {
+          it(`leaves the code untouched when the request does not match: ${what}`, async () => {
+            await store.saveCode(codeRecord('h1', { grantId: 'g1', ...code }));
+            const before = await store.findCode('h1');
+            expect(await store.redeemCode(matching(expect_, rest))).toEqual({ code: before, redeemed: false });
+            expect(await store.findCode('h1')).toEqual(before);
+            expect(await store.findGrant('g1')).toBeUndefined();
+            expect(await store.findRefreshToken('rt1')).toBeUndefined();
+          });
+        }
+
+        it('R9 RFC 6749 §4.1.3: a request without redirect_uri redeems a code whose authorization request had none', async () => {
+          await store.saveCode(codeRecord('h1', { redirectUriExplicit: false }));
+          expect((await store.redeemCode(matching({ redirectUri: null }))).redeemed).toBe(true);
+        });
+
+        it('C3 RFC 6749 §4.1.2: of many redemptions at once exactly one redeems', async () => {
+          await store.saveCode(codeRecord('h1', { grantId: 'g1' }));
+          const results = await Promise.all(
+            Array.from({ length: 8 }, (_, i) => store.redeemCode(matching({}, { refreshToken: { hash: `rt-${i}`, expiresAt: T0 + DAY } })).catch((error: unknown) => error)),
+          );
+          expect(results.filter((r) => (r as { redeemed?: boolean }).redeemed === true)).toHaveLength(1);
+          expect(await rows('grants')).toBe(1);
+          expect(await rows('refresh_tokens')).toBe(1);
+        });
+
+        it('a grant id that exists throws StoreConflictError and leaves the code unredeemed', async () => {
+          await store.saveCode(codeRecord('h0', { grantId: 'g1' }));
+          await store.saveCode(codeRecord('h1', { grantId: 'g1' }));
+          expect((await store.redeemCode(matching({}, { hash: 'h0', refreshToken: null }))).redeemed).toBe(true);
+          await expect(store.redeemCode(matching())).rejects.toBeInstanceOf(StoreConflictError);
+          expect((await store.findCode('h1'))?.consumedAt).toBeNull();
+        });
       });
     });
 

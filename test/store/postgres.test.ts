@@ -3,9 +3,10 @@ import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/server/core/ports.js';
+import { ClientCache } from '../../src/server/store/postgres/client-cache.js';
 import { migrate, postgresMigrations } from '../../src/server/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/server/store/postgres/postgres-store.js';
-import { codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
+import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
 
 // CI starts PostgreSQL; when it is unreachable these tests fail rather than skip.
 const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -237,6 +238,107 @@ describe('PostgresStore', () => {
       held.release();
       await small.close();
     }
+  });
+
+  describe('client cache (clients kept in process, invalidated by NOTIFY)', () => {
+    let a: PostgresStore;
+    let b: PostgresStore;
+    let shared: string;
+    const application = `latchkey-cache-${randomBytes(4).toString('hex')}`;
+    const sql = (text: string, values: unknown[] = []) =>
+      admin(async (client) => {
+        await client.query(`SET search_path TO ${pg.escapeIdentifier(shared)}`);
+        return client.query(text, values);
+      });
+    /** Waits until `check` holds (a notification is delivered asynchronously), for up to 5 s. */
+    async function eventually(check: () => Promise<boolean>): Promise<void> {
+      const deadline = Date.now() + 5000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error('condition not reached within 5 s');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+
+    beforeAll(async () => {
+      shared = freshSchema();
+      a = await PostgresStore.open({ connectionString: url, schema: shared, max: 2 });
+      b = await PostgresStore.open({ connectionString: url, schema: shared, max: 2, applicationName: application });
+    });
+
+    afterAll(async () => {
+      await Promise.all([a?.close(), b?.close()]);
+    });
+
+    it('serves a client from the cache (a change with the trigger off goes unseen) until a notified change', async () => {
+      await a.createClient(clientRecord('cached'));
+      // Let the notification of the insert arrive first: it would empty the cache filled below.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(b.clientCache!.active).toBe(true);
+      await b.findClient('cached');
+      await sql('ALTER TABLE clients DISABLE TRIGGER clients_changed');
+      try {
+        await sql(`UPDATE clients SET name = 'silent' WHERE id = 'cached'`);
+      } finally {
+        await sql('ALTER TABLE clients ENABLE TRIGGER clients_changed');
+      }
+      expect((await b.findClient('cached'))?.name).toBe('Client cached');
+      // Any change made with the trigger on (here from psql, not through a store) empties every cache.
+      await sql(`UPDATE clients SET name = 'told' WHERE id = 'cached'`);
+      await eventually(async () => (await b.findClient('cached'))?.name === 'told');
+    });
+
+    it('a client deleted through one instance is gone from the other once PostgreSQL notifies it', async () => {
+      await a.createClient(clientRecord('doomed'));
+      expect(await b.findClient('doomed')).toBeDefined();
+      expect(await b.findClient('doomed')).toBeDefined();
+      expect(await a.deleteClient('doomed')).toBe(true);
+      await eventually(async () => (await b.findClient('doomed')) === undefined);
+    });
+
+    it('an unknown client id is not kept: a client created afterwards is found at once', async () => {
+      expect(await b.findClient('later')).toBeUndefined();
+      await a.createClient(clientRecord('later'));
+      expect(await b.findClient('later')).toBeDefined();
+    });
+
+    it('while its listener is down the cache serves nothing, and it resumes once the listener is back', async () => {
+      await a.createClient(clientRecord('offline'));
+      await b.findClient('offline');
+      await sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`${application}-listener`]);
+      await eventually(async () => !b.clientCache!.active);
+      await sql('ALTER TABLE clients DISABLE TRIGGER clients_changed');
+      try {
+        await sql(`UPDATE clients SET name = 'unnotified' WHERE id = 'offline'`);
+        // No notification was sent, yet the change is seen: nothing is served from the cache now.
+        expect((await b.findClient('offline'))?.name).toBe('unnotified');
+      } finally {
+        await sql('ALTER TABLE clients ENABLE TRIGGER clients_changed');
+      }
+      await eventually(async () => b.clientCache!.active);
+      expect((await b.findClient('offline'))?.name).toBe('unnotified');
+    });
+
+    it('reads a cached client again after maxAgeMs even without a notification', async () => {
+      let now = T0;
+      let loads = 0;
+      const cache = new ClientCache({ schema: shared, connect: () => new pg.Client({ connectionString: url }), maxAgeMs: 1000, now: () => now });
+      await cache.start();
+      try {
+        expect(cache.active).toBe(true);
+        const load = async () => {
+          loads += 1;
+          return clientRecord('aged');
+        };
+        await cache.get('aged', load);
+        await cache.get('aged', load);
+        expect(loads).toBe(1);
+        now += 1000;
+        await cache.get('aged', load);
+        expect(loads).toBe(2);
+      } finally {
+        await cache.close();
+      }
+    });
   });
 
   it('a closed store answers StoreUnavailableError', async () => {

@@ -89,6 +89,23 @@ export interface CodeRecord {
   consumedAt: number | null;
 }
 
+/** A token request's redemption of a code (Store.redeemCode). */
+export interface CodeRedemption {
+  hash: string;
+  now: number;
+  /**
+   * What the request presented. The code matches when it was issued to `clientId`; with
+   * `codeChallenge` (the S256 of the request's code_verifier; null never matches); with
+   * `redirectUri` (null: the request sent none, which matches only a code whose authorization
+   * request sent none either); and with `resource`, unless null.
+   */
+  expect: { clientId: string; redirectUri: string | null; codeChallenge: string | null; resource: string | null };
+  /** Expiry of the grant the code turns into. */
+  grantExpiresAt: number;
+  /** The grant's first refresh token, or null for none. */
+  refreshToken: { hash: string; expiresAt: number } | null;
+}
+
 /** One grant = one code redemption = one refresh-token family. */
 export interface GrantRecord {
   id: string;
@@ -206,10 +223,14 @@ export interface Store {
   revokeConsent(userId: string, clientId: string, now: number): Promise<void>;
 
   // authorization codes
-  saveCode(code: CodeRecord): Promise<void>;
+  /**
+   * Stores a new code (StoreConflictError if its hash exists). With `checkChallengeReuse` (P8) it
+   * first looks, in the same statement or transaction, for a code still in the table (redeemed or
+   * not, until purged) issued to the same client with the same code_challenge, and answers
+   * whether there was one.
+   */
+  saveCode(code: CodeRecord, options?: { checkChallengeReuse?: boolean }): Promise<{ challengeSeen: boolean }>;
   findCode(hash: string): Promise<CodeRecord | undefined>;
-  /** Whether a code still in the table (redeemed or not, until purged) was issued to `clientId` with this challenge. */
-  codeChallengeSeen(clientId: string, codeChallenge: string): Promise<boolean>;
   /**
    * RFC 6749 §4.1.2 / checklist C3: marks the code consumed, if it is unconsumed and unexpired at
    * `now`, with one atomic compare-and-set and,
@@ -218,6 +239,14 @@ export interface Store {
    * written.
    */
   consumeCode(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): Promise<boolean>;
+  /**
+   * The token request's common case in one call: returns the code as it was before the call
+   * (undefined if unknown) and whether this call redeemed it. It redeems only a code that is
+   * unconsumed, unexpired at `now` and matches `r.expect`, and then exactly as consumeCode would,
+   * with the grant and first refresh token built from the code (grantFromCode, firstRefreshToken).
+   * A code that is not redeemed is left untouched.
+   */
+  redeemCode(r: CodeRedemption): Promise<{ code: CodeRecord | undefined; redeemed: boolean }>;
 
   // grants (refresh-token families)
   findGrant(id: string): Promise<GrantRecord | undefined>;

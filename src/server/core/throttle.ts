@@ -253,13 +253,16 @@ export class Throttle {
    * saved: the same challenge on a code of this client still in the table (codes stay until ten
    * minutes after they expire) is logged as a security event. The request goes on: the code is
    * still bound to its challenge, and refusing would punish the user, not the client's developer.
-   * One indexed read, no write, so the authorization endpoint pays no extra commit.
+   * The lookup is made by the store while it saves the code (saveCode's checkChallengeReuse):
+   * one indexed read in the same statement, no extra round trip or commit.
    */
-  async noteCodeChallenge(clientId: string, codeChallenge: string): Promise<void> {
-    if (!this.settings.pkceReuseDetection) return;
-    if (await this.ctx.store.codeChallengeSeen(clientId, codeChallenge)) {
-      this.ctx.events.emit({ type: 'pkce.challenge_reused', at: this.ctx.clock.now(), clientId, detail: { reason: 'the same code_challenge was sent twice' } });
-    }
+  get detectsChallengeReuse(): boolean {
+    return this.settings.pkceReuseDetection;
+  }
+
+  /** P8: `clientId` sent a code_challenge already on one of its codes. */
+  reportChallengeReuse(clientId: string): void {
+    this.ctx.events.emit({ type: 'pkce.challenge_reused', at: this.ctx.clock.now(), clientId, detail: { reason: 'the same code_challenge was sent twice' } });
   }
 }
 

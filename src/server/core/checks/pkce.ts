@@ -14,8 +14,12 @@ export function isWellFormedVerifier(verifier: string): boolean {
   return VERIFIER.test(verifier);
 }
 
-/** RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))) == code_challenge, in constant time. */
+/** RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))). */
+export function s256Challenge(verifier: string): string {
+  return createHash('sha256').update(verifier, 'ascii').digest('base64url');
+}
+
+/** RFC 7636 §4.6: the verifier's S256 == code_challenge, in constant time. */
 export function verifierMatchesS256(verifier: string, challenge: string): boolean {
-  const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
-  return constantTimeEqual(computed, challenge);
+  return constantTimeEqual(s256Challenge(verifier), challenge);
 }

@@ -236,9 +236,8 @@ async function createInteraction(ctx: CoreContext, request: AuthorizationRequest
 async function issueCode(ctx: CoreContext, request: AuthorizationRequest, session: SessionRecord): Promise<string> {
   const now = ctx.clock.now();
   const code = newToken(ctx.random, now);
-  // P8 RFC 9700 §2.1.1: a client sending the same challenge twice is logged as a security event.
-  await throttleOf(ctx).noteCodeChallenge(request.clientId, request.codeChallenge);
-  await ctx.store.saveCode({
+  const throttle = throttleOf(ctx);
+  const { challengeSeen } = await ctx.store.saveCode({
     hash: storageKey(code),
     clientId: request.clientId,
     userId: session.userId,
@@ -253,7 +252,9 @@ async function issueCode(ctx: CoreContext, request: AuthorizationRequest, sessio
     // C1 OAuth 2.1 §4.1.2: short-lived.
     expiresAt: now + ctx.settings.codeTtlSeconds * 1000,
     consumedAt: null,
-  });
+  }, { checkChallengeReuse: throttle.detectsChallengeReuse });
+  // P8 RFC 9700 §2.1.1: a client sending the same challenge twice is logged as a security event.
+  if (challengeSeen) throttle.reportChallengeReuse(request.clientId);
   ctx.events.emit({ type: 'code.issued', at: now, clientId: request.clientId, userId: session.userId });
   return redirectLocation(ctx, request, { code });
 }

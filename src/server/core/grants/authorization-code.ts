@@ -1,9 +1,10 @@
-import { isWellFormedVerifier, verifierMatchesS256 } from '../checks/pkce.js';
+import { isWellFormedVerifier, s256Challenge, verifierMatchesS256 } from '../checks/pkce.js';
+import { firstRefreshToken, grantFromCode } from '../code-redemption.js';
 import type { CoreContext } from '../context.js';
 import { newToken, storageKey } from '../token-keys.js';
 import { oauthError } from '../errors.js';
 import type { Params } from '../params.js';
-import type { ClientRecord, GrantRecord, RefreshTokenRecord } from '../ports.js';
+import type { ClientRecord } from '../ports.js';
 import { tokenResponse, type GrantHandler, type TokenResponse } from './grant.js';
 
 /** RFC 6749 §4.1.3: exchange an authorization code for tokens. */
@@ -15,25 +16,46 @@ export const authorizationCodeGrant: GrantHandler = {
     const code = params.get('code');
     if (code === undefined) throw oauthError('invalid_request', { description: 'The code parameter is missing.', detail: 'missing code' });
     const now = ctx.clock.now();
-    const record = await ctx.store.findCode(storageKey(code));
+    const redirectUri = params.get('redirect_uri');
+    const verifier = params.get('code_verifier');
+    const resource = params.get('resource');
+    const grantExpiresAt = now + ctx.settings.refreshAbsoluteTtlSeconds * 1000;
+    // SECURITY.md T1: refresh tokens only for clients registered for that grant.
+    const refreshToken = client.grantTypes.includes('refresh_token') ? newToken(ctx.random, now) : undefined;
+    const firstRefresh = refreshToken ? { hash: storageKey(refreshToken), expiresAt: Math.min(now + ctx.settings.refreshIdleTtlSeconds * 1000, grantExpiresAt) } : null;
+
+    // One store call for a correct request: the store redeems the code only if it matches
+    // everything the checks below require, and returns it as it was either way. The checks stay
+    // the authority: they run on that record and decide the answer.
+    const { code: record, redeemed } = await ctx.store.redeemCode({
+      hash: storageKey(code),
+      now,
+      expect: {
+        clientId: client.id,
+        redirectUri: redirectUri ?? null,
+        codeChallenge: verifier !== undefined && isWellFormedVerifier(verifier) ? s256Challenge(verifier) : null,
+        resource: resource ?? null,
+      },
+      grantExpiresAt,
+      refreshToken: firstRefresh,
+    });
     if (!record) throw oauthError('invalid_grant', { description: 'The authorization code is invalid.', detail: 'unknown code' });
 
-    // Every check below comes before the code is touched: a replay with bad parameters (wrong
-    // client, redirect_uri or verifier) is refused without revoking anything (C5, OAuth 2.1 §7.5.2).
+    // Every check below is also a condition of redeemCode: a replay with bad parameters (wrong
+    // client, redirect_uri or verifier) is refused without redeeming or revoking anything (C5,
+    // OAuth 2.1 §7.5.2).
 
     // C2 OAuth 2.1 §4.1.3: the code was issued to the authenticated client.
     if (record.clientId !== client.id) {
       throw oauthError('invalid_grant', { description: 'The authorization code was issued to another client.', detail: 'code client mismatch' });
     }
     // R9 RFC 6749 §4.1.3: redirect_uri is required if it was in the authorization request, and identical.
-    const redirectUri = params.get('redirect_uri');
     if (redirectUri !== undefined ? redirectUri !== record.redirectUri : record.redirectUriExplicit) {
       throw oauthError('invalid_grant', {
         description: 'redirect_uri must be identical to the one in the authorization request.',
         detail: redirectUri === undefined ? 'redirect_uri missing' : 'redirect_uri mismatch',
       });
     }
-    const verifier = params.get('code_verifier');
     if (record.codeChallenge === null) {
       // P4 RFC 9700 §2.1.1, §4.8.2: a code_verifier for a code issued without a challenge is a downgrade attempt.
       if (verifier !== undefined) {
@@ -47,7 +69,6 @@ export const authorizationCodeGrant: GrantHandler = {
       }
     }
     // RFC 8707 §2.2: a resource at the token endpoint must be one the code was granted for.
-    const resource = params.get('resource');
     if (resource !== undefined && resource !== record.resource) {
       throw oauthError('invalid_target', { description: 'resource differs from the one in the authorization request.', detail: 'resource mismatch' });
     }
@@ -55,32 +76,13 @@ export const authorizationCodeGrant: GrantHandler = {
     // C1 OAuth 2.1 §4.1.2: codes expire quickly.
     if (record.expiresAt <= now) throw oauthError('invalid_grant', { description: 'The authorization code has expired.', detail: 'code expired' });
 
-    const grant: GrantRecord = {
-      id: record.grantId,
-      clientId: client.id,
-      userId: record.userId,
-      scope: record.scope,
-      resource: record.resource,
-      authTime: record.authTime,
-      createdAt: now,
-      expiresAt: now + ctx.settings.refreshAbsoluteTtlSeconds * 1000,
-      revokedAt: null,
-    };
-    // SECURITY.md T1: refresh tokens only for clients registered for that grant.
-    const refreshToken = client.grantTypes.includes('refresh_token') ? newToken(ctx.random, now) : undefined;
-    const refreshRecord: RefreshTokenRecord | null = refreshToken
-      ? {
-          hash: storageKey(refreshToken),
-          grantId: grant.id,
-          clientId: client.id,
-          createdAt: now,
-          expiresAt: Math.min(now + ctx.settings.refreshIdleTtlSeconds * 1000, grant.expiresAt),
-          rotatedAt: null,
-        }
-      : null;
-
-    // C3 RFC 6749 §4.1.2: one atomic compare-and-set decides who redeems the code.
-    if (!(await ctx.store.consumeCode(record.hash, now, grant, refreshRecord))) return replayed(ctx, record.grantId, client.id);
+    const grant = grantFromCode(record, now, grantExpiresAt);
+    // C3 RFC 6749 §4.1.2: one atomic compare-and-set decides who redeems the code. Not redeemed
+    // above although every check passed: another request won the race (then this compare-and-set
+    // fails too), or the code is one redeemCode does not take (issued without a challenge).
+    if (!redeemed && !(await ctx.store.consumeCode(record.hash, now, grant, firstRefreshToken(grant, firstRefresh)))) {
+      return replayed(ctx, record.grantId, client.id);
+    }
     ctx.events.emit({ type: 'code.redeemed', at: now, clientId: client.id, userId: record.userId, detail: { grant_id: grant.id } });
 
     return tokenResponse(ctx, { clientId: client.id, grant, scope: record.scope, refreshToken });

@@ -2,6 +2,7 @@ import type {
   AuditEvent,
   ClientRecord,
   CodeRecord,
+  CodeRedemption,
   ConsentRecord,
   EventFilter,
   GrantRecord,
@@ -15,6 +16,7 @@ import type {
   UserRecord,
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
+import { firstRefreshToken, grantFromCode, isRedeemable } from '../../core/code-redemption.js';
 import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -171,16 +173,18 @@ export class MemoryStore implements Store {
     }
   }
 
-  async codeChallengeSeen(clientId: string, codeChallenge: string): Promise<boolean> {
-    this.assertOpen();
-    for (const code of this.codes.values()) if (code.clientId === clientId && code.codeChallenge === codeChallenge) return true;
-    return false;
-  }
-
-  async saveCode(code: CodeRecord): Promise<void> {
+  async saveCode(code: CodeRecord, options: { checkChallengeReuse?: boolean } = {}): Promise<{ challengeSeen: boolean }> {
     this.assertOpen();
     if (this.codes.has(code.hash)) throw new StoreConflictError('code exists');
+    const challengeSeen = options.checkChallengeReuse === true && this.challengeSeen(code.clientId, code.codeChallenge);
     this.codes.set(code.hash, copy(code));
+    return { challengeSeen };
+  }
+
+  private challengeSeen(clientId: string, codeChallenge: string | null): boolean {
+    if (codeChallenge === null) return false;
+    for (const code of this.codes.values()) if (code.clientId === clientId && code.codeChallenge === codeChallenge) return true;
+    return false;
   }
 
   async findCode(hash: string): Promise<CodeRecord | undefined> {
@@ -200,6 +204,16 @@ export class MemoryStore implements Store {
     this.grants.set(grant.id, copy(grant));
     if (refreshToken) this.refreshTokens.set(refreshToken.hash, copy(refreshToken));
     return true;
+  }
+
+  async redeemCode(r: CodeRedemption): Promise<{ code: CodeRecord | undefined; redeemed: boolean }> {
+    this.assertOpen();
+    const code = this.codes.get(r.hash);
+    if (!code) return { code: undefined, redeemed: false };
+    const before = copy(code);
+    if (!isRedeemable(code, r)) return { code: before, redeemed: false };
+    const grant = grantFromCode(code, r.now, r.grantExpiresAt);
+    return { code: before, redeemed: await this.consumeCode(r.hash, r.now, grant, firstRefreshToken(grant, r.refreshToken)) };
   }
 
   async findGrant(id: string): Promise<GrantRecord | undefined> {

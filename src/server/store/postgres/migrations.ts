@@ -162,6 +162,21 @@ CREATE INDEX rate_limits_reset_at ON rate_limits (reset_at);
     // One index fewer to write per code issued.
     sql: `DROP INDEX codes_client_id;`,
   },
+  {
+    version: 4,
+    name: 'notify latchkey_clients on every change to clients (instances keep clients cached until told)',
+    // Per statement, after it: the notification is sent when the transaction commits, with the
+    // schema so that deployments sharing a database ignore each other's changes.
+    sql: `
+CREATE FUNCTION notify_clients_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('latchkey_clients', TG_TABLE_SCHEMA);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER clients_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clients
+  FOR EACH STATEMENT EXECUTE FUNCTION notify_clients_changed();`,
+  },
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -3,6 +3,7 @@ import type {
   AuditEvent,
   ClientRecord,
   CodeRecord,
+  CodeRedemption,
   ConsentRecord,
   EventFilter,
   GrantRecord,
@@ -17,6 +18,7 @@ import type {
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
 import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
+import { ClientCache } from './client-cache.js';
 import { assertSchemaName, migrate } from './migrations.js';
 
 export interface PostgresStoreOptions {
@@ -34,8 +36,13 @@ export interface PostgresStoreOptions {
    * fails with 503 instead of hanging.
    */
   statementTimeoutMs?: number;
-  /** Shown in pg_stat_activity (default `latchkey`). */
+  /** Shown in pg_stat_activity (default `latchkey`; the client cache's listener adds `-listener`). */
   applicationName?: string;
+  /**
+   * Keep registered clients in process, forgotten on every change PostgreSQL notifies (default
+   * true; see ClientCache). Off, every request reads its client from the database.
+   */
+  clientCache?: boolean;
 }
 
 type Row = Record<string, unknown>;
@@ -97,10 +104,14 @@ const sql = {
     WITH c AS (DELETE FROM consents WHERE user_id = $1 AND client_id = $2),
       unredeemed AS (DELETE FROM codes WHERE user_id = $1 AND client_id = $2 AND consumed_at IS NULL)
     UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
+  // P8: the lookup reads the statement's snapshot, taken before the insert, so the new code is
+  // not its own match; with $13 false it is skipped (a one-time filter).
   insertCode: `
-    INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-  codeChallengeSeen: 'SELECT 1 AS seen FROM codes WHERE client_id = $1 AND code_challenge = $2 LIMIT 1',
+    WITH inserted AS (
+      INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    )
+    SELECT EXISTS (SELECT 1 FROM codes WHERE $13::boolean AND client_id = $2 AND code_challenge = $7) AS challenge_seen`,
   findCode: 'SELECT hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at FROM codes WHERE hash = $1',
   // RFC 6749 §4.1.2 (C3): the compare-and-set on consumed_at decides; the grant and the first
   // refresh token are inserted only from its RETURNING row, so a loser writes nothing.
@@ -116,6 +127,31 @@ const sql = {
       SELECT $12::text, $13::text, $14::text, $15::bigint, $16::bigint, $17::bigint FROM new_grant WHERE $12::text IS NOT NULL
     )
     SELECT count(*)::int AS won FROM won`,
+  // Store.redeemCode: consumeCode's compare-and-set, taken only when the code matches what the
+  // token request presented ($3-$6, the conditions of isRedeemable in code-redemption.ts), with the
+  // grant built from the code's own row. `code` reads the statement's snapshot: the row as it was
+  // before this statement, found or not, whatever the UPDATE decides.
+  redeemCode: `
+    WITH code AS (
+      SELECT hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at
+      FROM codes WHERE hash = $1
+    ), won AS (
+      UPDATE codes SET consumed_at = $2
+      WHERE hash = $1 AND consumed_at IS NULL AND expires_at > $2
+        AND client_id = $3
+        AND code_challenge = $4::text
+        AND CASE WHEN $5::text IS NULL THEN NOT redirect_uri_explicit ELSE redirect_uri = $5::text END
+        AND ($6::text IS NULL OR resource = $6::text)
+      RETURNING grant_id, client_id, user_id, scope, resource, auth_time
+    ), new_grant AS (
+      INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at)
+      SELECT grant_id, client_id, user_id, scope, resource, auth_time, $2, $7::bigint, NULL FROM won
+      RETURNING id, client_id
+    ), new_refresh AS (
+      INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at)
+      SELECT $8::text, id, client_id, $2, $9::bigint, NULL FROM new_grant WHERE $8::text IS NOT NULL
+    )
+    SELECT code.*, (SELECT count(*) FROM won)::int AS redeemed FROM code`,
   findGrant: 'SELECT id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at FROM grants WHERE id = $1',
   revokeGrant: 'UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
   listGrantsForUser: 'SELECT id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at FROM grants WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id COLLATE "C"',
@@ -157,7 +193,10 @@ const sql = {
     INSERT INTO secrets AS s (name, value, created_at) VALUES ($1, $2, $3)
     ON CONFLICT (name) DO UPDATE SET value = s.value
     RETURNING value`,
-  insertEvent: 'INSERT INTO events (at, type, client_id, user_id, detail) VALUES ($1, $2, $3, $4, $5)',
+  // One row per array element, in order (ids follow the order the events were appended in).
+  insertEvents: `
+    INSERT INTO events (at, type, client_id, user_id, detail)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::jsonb[])`,
   // Fixed window: a hit at or after reset_at starts a new window.
   hit: `
     INSERT INTO rate_limits AS r (key, count, reset_at) VALUES ($1, 1, $3)
@@ -171,6 +210,10 @@ const sql = {
 } as const;
 
 type StatementName = keyof typeof sql;
+
+/** How long the first audit event of a batch waits for more, and the most one batch holds. */
+const EVENT_BATCH_MS = 10;
+const EVENT_BATCH_MAX = 500;
 
 /**
  * Housekeeping, one small batch per statement ($1 = the cutoff, $2 = batch). Each picks its rows
@@ -303,23 +346,30 @@ function toKey(r: Row): KeyRecord {
 }
 
 /**
- * The scale-out Store: several stateless Latchkey instances share one PostgreSQL. Nothing is
- * cached in process; every race is decided by one statement in the database.
+ * The scale-out Store: several stateless Latchkey instances share one PostgreSQL. Every race is
+ * decided by one statement in the database. The only thing kept in process is the client cache,
+ * which PostgreSQL itself invalidates (client-cache.ts).
  */
 export class PostgresStore implements Store {
   /** The pool, for the CLI and for tests that look behind the port. */
   readonly pool: pg.Pool;
+  /** Undefined when turned off. */
+  readonly clientCache: ClientCache | undefined;
+  private pendingEvents: Array<{ event: AuditEvent; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private eventTimer: NodeJS.Timeout | undefined;
+  /** Settles when every batch handed to the database so far is written (successfully or not). */
+  private eventsWritten: Promise<void> = Promise.resolve();
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, clientCache: ClientCache | undefined) {
     this.pool = pool;
+    this.clientCache = clientCache;
   }
 
   /** Connects, creates the schema if asked, and applies missing migrations. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     if (options.schema !== undefined) assertSchemaName(options.schema);
-    const pool = new pg.Pool({
+    const connection: pg.ClientConfig = {
       connectionString: options.connectionString,
-      max: options.max ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
       statement_timeout: options.statementTimeoutMs ?? 10_000,
       // TCP keepalive notices a server that vanished without closing the connection.
@@ -328,17 +378,27 @@ export class PostgresStore implements Store {
       // search_path is set at connection start, so no statement needs a schema prefix.
       ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
       types: int8AsNumber,
-    });
+    };
+    const pool = new pg.Pool({ ...connection, max: options.max ?? 10 });
     // An idle client whose server went away emits here; without a listener the process would
     // crash. pg drops that client from the pool; the next query connects afresh or fails mapped.
     pool.on('error', () => undefined);
     try {
       await migrate(pool, options.schema !== undefined ? { schema: options.schema } : {});
+      let clientCache: ClientCache | undefined;
+      if (options.clientCache ?? true) {
+        const { rows } = await pool.query<{ schema: string }>('SELECT current_schema() AS schema');
+        clientCache = new ClientCache({
+          schema: rows[0]!.schema,
+          connect: () => new pg.Client({ ...connection, application_name: `${connection.application_name}-listener` }),
+        });
+        await clientCache.start();
+      }
+      return new PostgresStore(pool, clientCache);
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw mapError(error);
     }
-    return new PostgresStore(pool);
   }
 
   private async run(name: StatementName, values: unknown[]): Promise<pg.QueryResult<Row>> {
@@ -364,6 +424,10 @@ export class PostgresStore implements Store {
   }
 
   async findClient(id: string): Promise<ClientRecord | undefined> {
+    return this.clientCache ? this.clientCache.get(id, (clientId) => this.readClient(clientId)) : this.readClient(id);
+  }
+
+  private async readClient(id: string): Promise<ClientRecord | undefined> {
     const row = await this.first('findClient', [id]);
     return row && toClient(row);
   }
@@ -450,8 +514,8 @@ export class PostgresStore implements Store {
     await this.run('revokeConsent', [userId, clientId, now]);
   }
 
-  async saveCode(c: CodeRecord): Promise<void> {
-    await this.run('insertCode', [
+  async saveCode(c: CodeRecord, options: { checkChallengeReuse?: boolean } = {}): Promise<{ challengeSeen: boolean }> {
+    const row = await this.first('insertCode', [
       c.hash,
       c.clientId,
       c.userId,
@@ -464,11 +528,9 @@ export class PostgresStore implements Store {
       c.authTime,
       c.expiresAt,
       c.consumedAt,
+      options.checkChallengeReuse === true,
     ]).catch(conflict('code exists'));
-  }
-
-  async codeChallengeSeen(clientId: string, codeChallenge: string): Promise<boolean> {
-    return (await this.first('codeChallengeSeen', [clientId, codeChallenge])) !== undefined;
+    return { challengeSeen: row?.challenge_seen === true };
   }
 
   async findCode(hash: string): Promise<CodeRecord | undefined> {
@@ -497,6 +559,22 @@ export class PostgresStore implements Store {
       t?.rotatedAt ?? null,
     ]).catch(conflict(`grant ${g.id} or its refresh token exists`));
     return row?.won === 1;
+  }
+
+  async redeemCode(r: CodeRedemption): Promise<{ code: CodeRecord | undefined; redeemed: boolean }> {
+    const { expect } = r;
+    const row = await this.first('redeemCode', [
+      r.hash,
+      r.now,
+      expect.clientId,
+      expect.codeChallenge,
+      expect.redirectUri,
+      expect.resource,
+      r.grantExpiresAt,
+      r.refreshToken?.hash ?? null,
+      r.refreshToken?.expiresAt ?? null,
+    ]).catch(conflict('the grant or refresh token of this code exists'));
+    return { code: row && toCode(row), redeemed: row?.redeemed === 1 };
   }
 
   async findGrant(id: string): Promise<GrantRecord | undefined> {
@@ -560,11 +638,46 @@ export class PostgresStore implements Store {
     return (await this.first('putSecretIfAbsent', [name, value, now]))!.value as string;
   }
 
-  async appendEvent(e: AuditEvent): Promise<void> {
-    await this.run('insertEvent', [e.at, e.type, e.clientId ?? null, e.userId ?? null, e.detail ? JSON.stringify(e.detail) : null]);
+  /**
+   * Audit events are written in batches: the first event waits EVENT_BATCH_MS for others, then
+   * all go in one INSERT. Each event is its own statement and commit otherwise, which cost a
+   * full flow about a fifth of its throughput (docs/benchmarks.md). The promise settles once the
+   * event's batch is committed; the request that caused the event never waits for it.
+   */
+  appendEvent(e: AuditEvent): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pendingEvents.push({ event: e, resolve, reject });
+      if (this.pendingEvents.length >= EVENT_BATCH_MAX) void this.flushEvents();
+      else this.eventTimer ??= setTimeout(() => void this.flushEvents(), EVENT_BATCH_MS);
+    });
+  }
+
+  /** Writes the pending events; batches are written one after another, so ids follow append order. */
+  private flushEvents(): Promise<void> {
+    clearTimeout(this.eventTimer);
+    this.eventTimer = undefined;
+    const batch = this.pendingEvents;
+    this.pendingEvents = [];
+    if (batch.length === 0) return this.eventsWritten;
+    const events = batch.map((p) => p.event);
+    this.eventsWritten = this.eventsWritten.then(() =>
+      this.run('insertEvents', [
+        events.map((e) => e.at),
+        events.map((e) => e.type),
+        events.map((e) => e.clientId ?? null),
+        events.map((e) => e.userId ?? null),
+        events.map((e) => (e.detail ? JSON.stringify(e.detail) : null)),
+      ]).then(
+        () => batch.forEach((p) => p.resolve()),
+        (error: unknown) => batch.forEach((p) => p.reject(error)),
+      ),
+    );
+    return this.eventsWritten;
   }
 
   async listEvents(filter: EventFilter): Promise<StoredAuditEvent[]> {
+    // Events appended by this instance and not yet written are part of the trail being read.
+    await this.flushEvents();
     // Built per call (unnamed): only the filters given reach the planner, so each combination
     // gets a plan that uses the matching index instead of one generic plan for all.
     const values: unknown[] = [filter.since ?? 0];
@@ -621,6 +734,8 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.flushEvents();
+    await this.clientCache?.close();
     if (!this.pool.ended) await this.pool.end();
   }
 }

@@ -3,6 +3,7 @@ import type {
   AuditEvent,
   ClientRecord,
   CodeRecord,
+  CodeRedemption,
   ConsentRecord,
   EventFilter,
   GrantRecord,
@@ -16,6 +17,7 @@ import type {
   UserRecord,
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
+import { firstRefreshToken, grantFromCode, isRedeemable } from '../../core/code-redemption.js';
 import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
 import { sqliteMigrations } from './migrations.js';
 
@@ -339,8 +341,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  saveCode(c: CodeRecord): Promise<void> {
+  saveCode(c: CodeRecord, options: { checkChallengeReuse?: boolean } = {}): Promise<{ challengeSeen: boolean }> {
     return this.write(() => {
+      // P8: looked up before the insert, in the same transaction, so the new code is not its own match.
+      const challengeSeen = options.checkChallengeReuse === true && this.s.codeChallengeSeen.get(c.clientId, c.codeChallenge) !== undefined;
       unique('code exists', () =>
         this.s.insertCode.run(
           c.hash,
@@ -357,11 +361,8 @@ export class SqliteStore implements Store {
           c.consumedAt,
         ),
       );
+      return { challengeSeen };
     });
-  }
-
-  codeChallengeSeen(clientId: string, codeChallenge: string): Promise<boolean> {
-    return this.read(() => this.s.codeChallengeSeen.get(clientId, codeChallenge) !== undefined);
   }
 
   findCode(hash: string): Promise<CodeRecord | undefined> {
@@ -373,6 +374,18 @@ export class SqliteStore implements Store {
 
   consumeCode(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): Promise<boolean> {
     return this.write(() => unique(`grant ${grant.id} or its refresh token exists`, () => this.tx.consumeCode(hash, now, grant, refreshToken)));
+  }
+
+  redeemCode(r: CodeRedemption): Promise<{ code: CodeRecord | undefined; redeemed: boolean }> {
+    // One queued write: the read and the compare-and-set run back to back in the same batch.
+    return this.write(() => {
+      const row = this.s.findCode.get(r.hash) as Row | undefined;
+      const code = row && toCode(row);
+      if (!code || !isRedeemable(code, r)) return { code, redeemed: false };
+      const grant = grantFromCode(code, r.now, r.grantExpiresAt);
+      const redeemed = unique(`grant ${grant.id} or its refresh token exists`, () => this.tx.consumeCode(r.hash, r.now, grant, firstRefreshToken(grant, r.refreshToken)));
+      return { code, redeemed };
+    });
   }
 
   private insertGrant(g: GrantRecord): void {
