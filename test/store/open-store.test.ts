@@ -43,4 +43,20 @@ describe('openStore', () => {
       await store.close();
     }
   });
+
+  it('?client_cache=off opens PostgreSQL without the client cache; anything but on or off is refused', async () => {
+    const store = (await openStore(`${url}?schema=${schema}&client_cache=off`, { max: 1 })) as PostgresStore;
+    try {
+      expect(store.clientCache).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+    const cached = (await openStore(`${url}?schema=${schema}`, { max: 1 })) as PostgresStore;
+    try {
+      expect(cached.clientCache?.active).toBe(true);
+    } finally {
+      await cached.close();
+    }
+    await expect(openStore(`${url}?client_cache=maybe`)).rejects.toThrow(/client_cache/);
+  });
 });

@@ -21,9 +21,17 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
     const url = new URL(database);
     const schema = options.schema ?? url.searchParams.get('schema') ?? undefined;
     url.searchParams.delete('schema');
+    // `?client_cache=off` reads every client from the database: for a connection that cannot
+    // LISTEN, such as PgBouncer in transaction mode (docs/deployment.md, "Connection pooling").
+    const clientCache = url.searchParams.get('client_cache');
+    url.searchParams.delete('client_cache');
+    if (clientCache !== null && clientCache !== 'on' && clientCache !== 'off') {
+      throw new TypeError(`client_cache in the database URL must be on or off, got ${JSON.stringify(clientCache)}`);
+    }
     return PostgresStore.open({
       connectionString: url.href,
       ...(schema !== undefined ? { schema } : {}),
+      ...(clientCache !== null ? { clientCache: clientCache === 'on' } : {}),
       ...(options.max !== undefined ? { max: options.max } : {}),
     });
   }
