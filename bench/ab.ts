@@ -1,0 +1,93 @@
+/**
+ * `node --import tsx bench/ab.ts [--postgres] VARIANT...`: compares server configurations on the
+ * full code flow. Each VARIANT is a comma-separated list of environment variables for its server
+ * (`LATCHKEY_LOG_LEVEL=warn`, `NODE_OPTIONS=--max-semi-space-size=4`; `-` for none). All servers
+ * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
+ * machine gets, which drifts over minutes, falls on every variant alike. Prints flows/s, the
+ * server's CPU per flow and, on PostgreSQL, the database's (every `postgres` process on the
+ * machine).
+ *
+ * Environment: SLICE (default 2), ROUNDS (default 8), BENCH_CONNECTIONS (default 32),
+ * BENCH_POSTGRES_URL.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { runLoad } from './lib/load.js';
+import { authorizeStep, exchangeStep } from './lib/operations.js';
+import { cpuMs } from './lib/proc.js';
+import { startLatchkey, type Target } from './lib/targets.js';
+
+const SLICE = Number(process.env.SLICE ?? 2);
+const ROUNDS = Number(process.env.ROUNDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const args = process.argv.slice(2);
+const database = args.includes('--postgres') ? 'postgres' : 'sqlite';
+const variants = args.filter((a) => a !== '--postgres');
+if (variants.length === 0) {
+  process.stderr.write('usage: node --import tsx bench/ab.ts [--postgres] VARIANT... (VARIANT: NAME=value[,NAME=value] or -)\n');
+  process.exit(2);
+}
+
+/** PostgreSQL's server processes (backends, WAL writer, checkpointer), to count the database's CPU. */
+function postgresPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('postgres')) pids.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return pids;
+}
+
+function environment(variant: string): Record<string, string> {
+  if (variant === '-') return {};
+  return Object.fromEntries(
+    variant.split(',').map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`not NAME=value: ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
+const targets: Target[] = [];
+const totals = variants.map(() => ({ ok: 0, seconds: 0, serverMs: 0, databaseMs: 0, errors: 0, slices: [] as number[] }));
+const flow = (target: Target, seconds: number) =>
+  runLoad({ url: target.origin, connections: CONNECTIONS, seconds, steps: [authorizeStep(target), exchangeStep(target)], filler: { method: 'GET', path: target.fillerPath } });
+try {
+  for (const variant of variants) {
+    // startLatchkey hands the server a copy of process.env.
+    const saved = { ...process.env };
+    Object.assign(process.env, environment(variant));
+    try {
+      targets.push(await startLatchkey({ database, name: variant }));
+    } finally {
+      process.env = saved;
+    }
+  }
+  for (const target of targets) await flow(target, 2);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, target] of targets.entries()) {
+      const pids = target.pids();
+      const databasePids = postgresPids();
+      const [server0, database0] = [cpuMs(pids), cpuMs(databasePids)];
+      const result = await flow(target, SLICE);
+      const total = totals[i]!;
+      total.ok += result.ok;
+      total.seconds += result.elapsedS;
+      total.serverMs += cpuMs(pids) - server0;
+      total.databaseMs += cpuMs(databasePids) - database0;
+      total.errors += result.errorCount;
+      total.slices.push(Math.round(result.ok / result.elapsedS));
+    }
+  }
+} finally {
+  for (const target of targets) await target.close();
+}
+for (const [i, variant] of variants.entries()) {
+  const t = totals[i]!;
+  const db = database === 'postgres' ? `  PostgreSQL ${(t.databaseMs / t.ok).toFixed(3)} ms/flow` : '';
+  console.log(`${variant.padEnd(32)} ${(t.ok / t.seconds).toFixed(0).padStart(6)} flows/s  server ${(t.serverMs / t.ok).toFixed(3)} ms/flow${db}  errors ${t.errors}  slices ${t.slices.join(' ')}`);
+}
