@@ -300,6 +300,21 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findSession('s1', T0)).toBeUndefined();
         expect(await store.findSession('s2', T0)).toBeDefined();
       });
+
+      it('findSessionWithConsent returns the live session with its user\'s consent for that client only', async () => {
+        const session = sessionRecord('s1', { userId: 'u1', expiresAt: T0 + 1000 });
+        await store.createSession(session);
+        await store.createSession(sessionRecord('s2', { userId: 'u2' }));
+        const consent = { userId: 'u1', clientId: 'c1', scope: ['openid', 'api:read'], grantedAt: T0 - 5 };
+        await store.saveConsent(consent);
+        await store.saveConsent({ userId: 'u2', clientId: 'c2', scope: ['openid'], grantedAt: T0 });
+        expect(await store.findSessionWithConsent('s1', T0, 'c1')).toEqual({ session, consent });
+        expect(await store.findSessionWithConsent('s1', T0, 'c2')).toEqual({ session, consent: undefined });
+        expect(await store.findSessionWithConsent('s2', T0, 'c1')).toEqual({ session: sessionRecord('s2', { userId: 'u2' }), consent: undefined });
+        // expiresAt is exclusive, as for findSession; an unknown session is undefined, consent or not.
+        expect(await store.findSessionWithConsent('s1', T0 + 1000, 'c1')).toBeUndefined();
+        expect(await store.findSessionWithConsent('other', T0, 'c1')).toBeUndefined();
+      });
     });
 
     describe('interactions', () => {

@@ -202,6 +202,11 @@ export interface Store {
   createSession(session: SessionRecord): Promise<void>;
   /** Only an unexpired session is returned. */
   findSession(idHash: string, now: number): Promise<SessionRecord | undefined>;
+  /**
+   * findSession and findConsent(session.userId, clientId) in one look-up, for the authorization
+   * endpoint: undefined when there is no live session.
+   */
+  findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<{ session: SessionRecord; consent: ConsentRecord | undefined } | undefined>;
   deleteSession(idHash: string): Promise<void>;
 
   // pending authorization requests

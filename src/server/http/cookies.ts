@@ -20,9 +20,15 @@ export function cookieSettings(issuer: string): CookieSettings {
 }
 
 export async function currentSession(ctx: CoreContext, cookies: CookieSettings, request: FastifyRequest): Promise<SessionRecord | undefined> {
+  const idHash = sessionIdHash(cookies, request);
+  return idHash === undefined ? undefined : ctx.store.findSession(idHash, ctx.clock.now());
+}
+
+/** The key the request's login session is stored under (SHA-256 of its cookie), if it sent a plausible one. */
+export function sessionIdHash(cookies: CookieSettings, request: FastifyRequest): string | undefined {
   const value = request.cookies[cookies.sessionCookie];
   if (!value || value.length > 128) return undefined;
-  return ctx.store.findSession(sha256(value), ctx.clock.now());
+  return sha256(value);
 }
 
 /** Starts a login session. The id is new at every login (session fixation), ≥ 256 random bits. */

@@ -5,7 +5,7 @@ import type { CoreContext } from '../context.js';
 import { newGrantId, newToken, storageKey } from '../token-keys.js';
 import { OAuthError, oauthError } from '../errors.js';
 import type { Params } from '../params.js';
-import type { AuthorizationRequest, ClientRecord, InteractionRecord, SessionRecord } from '../ports.js';
+import type { AuthorizationRequest, ClientRecord, ConsentRecord, InteractionRecord, SessionRecord } from '../ports.js';
 import { throttleOf } from '../throttle.js';
 
 /** What the authorization endpoint decided; the HTTP layer turns it into a page or a 303. */
@@ -140,33 +140,40 @@ export async function validateAuthorizationRequest(
   };
 }
 
-/** GET/POST /authorize: validate, then log in, consent, or answer with a code. */
-export async function authorizationEndpoint(ctx: CoreContext, params: Params, session: SessionRecord | undefined): Promise<AuthorizeOutcome> {
+/**
+ * GET/POST /authorize: validate, then log in, consent, or answer with a code. `sessionIdHash` is
+ * the key of the browser's login session (SHA-256 of its cookie), if it sent one.
+ */
+export async function authorizationEndpoint(ctx: CoreContext, params: Params, sessionIdHash: string | undefined): Promise<AuthorizeOutcome> {
   const validated = await validateAuthorizationRequest(ctx, params);
   if ('error' in validated) {
     if (!validated.error.redirectable || !validated.request) return { kind: 'error-page', error: validated.error };
     emitRejected(ctx, params.get('client_id'), validated.error);
     return { kind: 'redirect', location: errorLocation(ctx, validated.request, validated.error) };
   }
-  return proceed(ctx, validated.request, session, undefined);
+  // The session and its user's consent for this client, in one store call.
+  const found = sessionIdHash === undefined ? undefined : await ctx.store.findSessionWithConsent(sessionIdHash, ctx.clock.now(), validated.request.clientId);
+  return proceed(ctx, validated.request, found?.session, undefined, found && { consent: found.consent });
 }
 
 /**
- * Decides the next step for a validated request. `since` is when the interaction began: a login
- * after it satisfies prompt=login.
+ * Decides the next step for a validated request. `interaction` is the pending request being
+ * resumed, if any: a login after it began satisfies prompt=login. `known` carries the session
+ * user's consent for the request's client when the caller has already read it.
  */
 export async function proceed(
   ctx: CoreContext,
   request: AuthorizationRequest,
   session: SessionRecord | undefined,
   interaction: InteractionRecord | undefined,
+  known?: { consent: ConsentRecord | undefined },
 ): Promise<AuthorizeOutcome> {
   if (!isLoginSatisfied(request, session, interaction)) {
     // OpenID Connect Core §3.1.2.6: prompt=none and no usable session → login_required.
     if (request.prompt.includes('none')) return { kind: 'redirect', location: errorLocation(ctx, request, oauthError('login_required')) };
     return { kind: 'login', interactionId: (interaction ?? (await createInteraction(ctx, request))).id };
   }
-  const consent = await ctx.store.findConsent(session.userId, request.clientId);
+  const consent = known ? known.consent : await ctx.store.findConsent(session.userId, request.clientId);
   const covered = consent !== undefined && isSubset(request.scope, consent.scope);
   if (!covered || request.prompt.includes('consent')) {
     if (request.prompt.includes('none')) return { kind: 'redirect', location: errorLocation(ctx, request, oauthError('consent_required')) };

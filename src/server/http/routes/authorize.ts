@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorizationEndpoint } from '../../core/endpoints/authorize.js';
 import { throttleOf } from '../../core/throttle.js';
-import { currentSession } from '../cookies.js';
+import { sessionIdHash } from '../cookies.js';
 import type { HttpDeps } from '../deps.js';
 import { sendOutcome } from '../outcome.js';
 import { readParams } from '../request.js';
@@ -13,8 +13,7 @@ export function authorizeRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps
     const params = readParams(request);
     // Rate limit per IP and per client_id; a 429 page with Retry-After.
     await throttle.checkRate('authorize', request.ip, () => params.get('client_id'));
-    const session = await currentSession(ctx, cookies, request);
-    return sendOutcome(ctx, request, reply, await authorizationEndpoint(ctx, params, session));
+    return sendOutcome(ctx, request, reply, await authorizationEndpoint(ctx, params, sessionIdHash(cookies, request)));
   };
   app.get('/authorize', { config: { page: true } }, handler);
   app.post('/authorize', { config: { page: true } }, handler);

@@ -122,6 +122,11 @@ export class MemoryStore implements Store {
     return session && session.expiresAt > now ? copy(session) : undefined;
   }
 
+  async findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<{ session: SessionRecord; consent: ConsentRecord | undefined } | undefined> {
+    const session = await this.findSession(idHash, now);
+    return session && { session, consent: await this.findConsent(session.userId, clientId) };
+  }
+
   async deleteSession(idHash: string): Promise<void> {
     this.assertOpen();
     this.sessions.delete(idHash);

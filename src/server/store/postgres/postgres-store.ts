@@ -91,6 +91,11 @@ const sql = {
     SELECT count(*)::int AS deleted FROM deleted`,
   insertSession: 'INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
   findSession: 'SELECT id_hash, user_id, auth_time, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2',
+  // A live session, and its user's consent for client $3 if there is one (NULL columns if not).
+  findSessionWithConsent: `
+    SELECT s.id_hash, s.user_id, s.auth_time, s.created_at, s.expires_at, c.scope AS consent_scope, c.granted_at AS consent_granted_at
+    FROM sessions s LEFT JOIN consents c ON c.user_id = s.user_id AND c.client_id = $3
+    WHERE s.id_hash = $1 AND s.expires_at > $2`,
   deleteSession: 'DELETE FROM sessions WHERE id_hash = $1',
   insertInteraction: 'INSERT INTO interactions (id, client_id, request, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
   findInteraction: 'SELECT id, client_id, request, created_at, expires_at FROM interactions WHERE id = $1 AND expires_at > $2',
@@ -469,6 +474,14 @@ export class PostgresStore implements Store {
   async findSession(idHash: string, now: number): Promise<SessionRecord | undefined> {
     const row = await this.first('findSession', [idHash, now]);
     return row && toSession(row);
+  }
+
+  async findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<{ session: SessionRecord; consent: ConsentRecord | undefined } | undefined> {
+    const row = await this.first('findSessionWithConsent', [idHash, now, clientId]);
+    if (!row) return undefined;
+    const session = toSession(row);
+    const consent = row.consent_scope === null ? undefined : { userId: session.userId, clientId, scope: row.consent_scope as string[], grantedAt: row.consent_granted_at as number };
+    return { session, consent };
   }
 
   async deleteSession(idHash: string): Promise<void> {

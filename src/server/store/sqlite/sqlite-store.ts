@@ -308,10 +308,21 @@ export class SqliteStore implements Store {
   }
 
   findConsent(userId: string, clientId: string): Promise<ConsentRecord | undefined> {
+    return this.read(() => this.consent(userId, clientId));
+  }
+
+  findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<{ session: SessionRecord; consent: ConsentRecord | undefined } | undefined> {
     return this.read(() => {
-      const r = this.s.findConsent.get(userId, clientId) as Row | undefined;
-      return r && { userId: str(r.user_id), clientId: str(r.client_id), scope: list(r.scope), grantedAt: num(r.granted_at) };
+      const row = this.s.findSession.get(idHash, now) as Row | undefined;
+      if (!row) return undefined;
+      const session = toSession(row);
+      return { session, consent: this.consent(session.userId, clientId) };
     });
+  }
+
+  private consent(userId: string, clientId: string): ConsentRecord | undefined {
+    const r = this.s.findConsent.get(userId, clientId) as Row | undefined;
+    return r && { userId: str(r.user_id), clientId: str(r.client_id), scope: list(r.scope), grantedAt: num(r.granted_at) };
   }
 
   saveConsent(c: ConsentRecord): Promise<void> {
