@@ -5,7 +5,7 @@
  * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
  * machine gets, which drifts over minutes, falls on every variant alike. Prints flows/s, the
  * server's CPU per flow and, on PostgreSQL, the database's (every `postgres` process on the
- * machine).
+ * machine), and the server's peak RSS after the warm-up.
  *
  * Environment: SLICE (default 2), ROUNDS (default 8), BENCH_CONNECTIONS (default 32),
  * BENCH_POSTGRES_URL.
@@ -13,7 +13,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { runLoad } from './lib/load.js';
 import { authorizeStep, exchangeStep } from './lib/operations.js';
-import { cpuMs } from './lib/proc.js';
+import { cpuMs, peakRssMb, resetPeakRss } from './lib/proc.js';
 import { startLatchkey, type Target } from './lib/targets.js';
 
 const SLICE = Number(process.env.SLICE ?? 2);
@@ -53,7 +53,7 @@ function environment(variant: string): Record<string, string> {
 }
 
 const targets: Target[] = [];
-const totals = variants.map(() => ({ ok: 0, seconds: 0, serverMs: 0, databaseMs: 0, errors: 0, slices: [] as number[] }));
+const totals = variants.map(() => ({ ok: 0, seconds: 0, serverMs: 0, databaseMs: 0, errors: 0, peakRssMb: 0, slices: [] as number[] }));
 const flow = (target: Target, seconds: number) =>
   runLoad({ url: target.origin, connections: CONNECTIONS, seconds, steps: [authorizeStep(target), exchangeStep(target)], filler: { method: 'GET', path: target.fillerPath } });
 try {
@@ -68,6 +68,7 @@ try {
     }
   }
   for (const target of targets) await flow(target, 2);
+  for (const target of targets) resetPeakRss(target.pids());
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, target] of targets.entries()) {
       const pids = target.pids();
@@ -81,6 +82,7 @@ try {
       total.databaseMs += cpuMs(databasePids) - database0;
       total.errors += result.errorCount;
       total.slices.push(Math.round(result.ok / result.elapsedS));
+      total.peakRssMb = Math.max(total.peakRssMb, peakRssMb(pids));
     }
   }
 } finally {
@@ -89,5 +91,5 @@ try {
 for (const [i, variant] of variants.entries()) {
   const t = totals[i]!;
   const db = database === 'postgres' ? `  PostgreSQL ${(t.databaseMs / t.ok).toFixed(3)} ms/flow` : '';
-  console.log(`${variant.padEnd(32)} ${(t.ok / t.seconds).toFixed(0).padStart(6)} flows/s  server ${(t.serverMs / t.ok).toFixed(3)} ms/flow${db}  errors ${t.errors}  slices ${t.slices.join(' ')}`);
+  console.log(`${variant.padEnd(32)} ${(t.ok / t.seconds).toFixed(0).padStart(6)} flows/s  server ${(t.serverMs / t.ok).toFixed(3)} ms/flow${db}  peak RSS ${t.peakRssMb.toFixed(0)} MB  errors ${t.errors}  slices ${t.slices.join(' ')}`);
 }
