@@ -5,6 +5,10 @@ import type { CodeRecord, CodeRedemption, GrantRecord, RefreshTokenRecord } from
  * states the same ones in SQL). Each is one the authorization_code grant checks before it redeems
  * a code (authorization-code.ts), so a request those checks would refuse never redeems: the
  * checks stay the authority, this only lets a correct request finish in one store call.
+ *
+ * The challenge is compared as plain text, not in constant time like the grant's own P3 check:
+ * the request chooses only the verifier, and cannot steer the SHA-256 of it, so how long a
+ * comparison of that digest takes tells it nothing it could use.
  */
 export function isRedeemable(code: CodeRecord, r: CodeRedemption): boolean {
   const { expect } = r;

@@ -134,8 +134,9 @@ const sql = {
     SELECT count(*)::int AS won FROM won`,
   // Store.redeemCode: consumeCode's compare-and-set, taken only when the code matches what the
   // token request presented ($3-$6, the conditions of isRedeemable in code-redemption.ts), with the
-  // grant built from the code's own row. `code` reads the statement's snapshot: the row as it was
-  // before this statement, found or not, whatever the UPDATE decides.
+  // grant built from the code's own row ($4 is the S256 of the verifier; see code-redemption.ts on
+  // comparing it as plain text). `code` reads the statement's snapshot: the row as it was before
+  // this statement, found or not, whatever the UPDATE decides.
   redeemCode: `
     WITH code AS (
       SELECT hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at
