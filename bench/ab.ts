@@ -5,15 +5,14 @@
  * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
  * machine gets, which drifts over minutes, falls on every variant alike. Prints flows/s, the
  * server's CPU per flow and, on PostgreSQL, the database's (every `postgres` process on the
- * machine), and the server's peak RSS after the warm-up.
+ * machine), and the server's peak RSS while measured.
  *
  * Environment: SLICE (default 2), ROUNDS (default 8), BENCH_CONNECTIONS (default 32),
  * BENCH_POSTGRES_URL.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { runLoad } from './lib/load.js';
 import { authorizeStep, exchangeStep } from './lib/operations.js';
-import { cpuMs, peakRssMb, resetPeakRss } from './lib/proc.js';
+import { alternate, combine, share } from './lib/shares.js';
 import { startLatchkey, type Target } from './lib/targets.js';
 
 const SLICE = Number(process.env.SLICE ?? 2);
@@ -53,9 +52,7 @@ function environment(variant: string): Record<string, string> {
 }
 
 const targets: Target[] = [];
-const totals = variants.map(() => ({ ok: 0, seconds: 0, serverMs: 0, databaseMs: 0, errors: 0, peakRssMb: 0, slices: [] as number[] }));
-const flow = (target: Target, seconds: number) =>
-  runLoad({ url: target.origin, connections: CONNECTIONS, seconds, steps: [authorizeStep(target), exchangeStep(target)], filler: { method: 'GET', path: target.fillerPath } });
+const steps = (target: Target) => [authorizeStep(target), exchangeStep(target)];
 try {
   for (const variant of variants) {
     // startLatchkey hands the server a copy of process.env.
@@ -67,29 +64,16 @@ try {
       process.env = saved;
     }
   }
-  for (const target of targets) await flow(target, 2);
-  for (const target of targets) resetPeakRss(target.pids());
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, target] of targets.entries()) {
-      const pids = target.pids();
-      const databasePids = postgresPids();
-      const [server0, database0] = [cpuMs(pids), cpuMs(databasePids)];
-      const result = await flow(target, SLICE);
-      const total = totals[i]!;
-      total.ok += result.ok;
-      total.seconds += result.elapsedS;
-      total.serverMs += cpuMs(pids) - server0;
-      total.databaseMs += cpuMs(databasePids) - database0;
-      total.errors += result.errorCount;
-      total.slices.push(Math.round(result.ok / result.elapsedS));
-      total.peakRssMb = Math.max(total.peakRssMb, peakRssMb(pids));
-    }
+  for (const target of targets) await share(target, steps(target), 2, { connections: CONNECTIONS });
+  const shares = await alternate(targets, steps, ROUNDS, SLICE, { connections: CONNECTIONS, ...(database === 'postgres' ? { alsoCount: postgresPids } : {}) });
+  for (const [i, variant] of variants.entries()) {
+    const t = combine(shares[i]!);
+    const slices = shares[i]!.map((s) => Math.round(s.load.ok / s.load.elapsedS)).join(' ');
+    const db = database === 'postgres' ? `  PostgreSQL ${(t.otherCpuMs / t.load.ok).toFixed(3)} ms/flow` : '';
+    console.log(
+      `${variant.padEnd(32)} ${(t.load.ok / t.load.elapsedS).toFixed(0).padStart(6)} flows/s  server ${(t.cpuMs / t.load.ok).toFixed(3)} ms/flow${db}  peak RSS ${t.peakRssMb.toFixed(0)} MB  errors ${t.load.errorCount}  slices ${slices}`,
+    );
   }
 } finally {
   for (const target of targets) await target.close();
-}
-for (const [i, variant] of variants.entries()) {
-  const t = totals[i]!;
-  const db = database === 'postgres' ? `  PostgreSQL ${(t.databaseMs / t.ok).toFixed(3)} ms/flow` : '';
-  console.log(`${variant.padEnd(32)} ${(t.ok / t.seconds).toFixed(0).padStart(6)} flows/s  server ${(t.serverMs / t.ok).toFixed(3)} ms/flow${db}  peak RSS ${t.peakRssMb.toFixed(0)} MB  errors ${t.errors}  slices ${t.slices.join(' ')}`);
 }

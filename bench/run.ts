@@ -16,7 +16,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderChart } from './chart.js';
-import { percentile, runLoad, type LoadResult, type Step } from './lib/load.js';
+import { percentile, runLoad, type Step } from './lib/load.js';
 import {
   authorizeStep,
   exchangeStep,
@@ -27,7 +27,7 @@ import {
   type IssuedCode,
   type IssuedTokens,
 } from './lib/operations.js';
-import { cpuMs, peakRssMb, resetPeakRss } from './lib/proc.js';
+import { alternate, combine, share, type Share } from './lib/shares.js';
 import { startLatchkey, startOidcProvider, type Target } from './lib/targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -68,47 +68,8 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-/** One target's share of a row: its load, the server's CPU (ms) and peak RSS, the load generator's CPU (µs). */
-interface Share {
-  load: LoadResult;
-  cpuMs: number;
-  ownCpuUs: number;
-  peakRssMb: number;
-}
-
-async function share(target: Target, steps: Step[], seconds: number): Promise<Share> {
-  const pids = target.pids();
-  resetPeakRss(pids);
-  const cpuBefore = cpuMs(pids);
-  const ownBefore = process.cpuUsage();
-  const load = await runLoad({ url: target.origin, connections: CONNECTIONS, seconds, steps, filler: { method: 'GET', path: target.fillerPath } });
-  const own = process.cpuUsage(ownBefore);
-  return { load, cpuMs: cpuMs(pids) - cpuBefore, ownCpuUs: own.user + own.system, peakRssMb: peakRssMb(pids) };
-}
-
-/** Several shares of one target as one: counts and times added, latencies merged, the highest peak. */
-function combine(shares: Share[]): Share {
-  const errors = new Map<string, number>();
-  for (const { load } of shares) for (const [what, n] of load.errors) errors.set(what, (errors.get(what) ?? 0) + n);
-  const sum = (f: (s: Share) => number) => shares.reduce((total, s) => total + f(s), 0);
-  return {
-    load: {
-      ok: sum((s) => s.load.ok),
-      elapsedS: sum((s) => s.load.elapsedS),
-      poolExhausted: shares.some((s) => s.load.poolExhausted),
-      latenciesMs: shares.flatMap((s) => s.load.latenciesMs).sort((a, b) => a - b),
-      errors,
-      errorCount: sum((s) => s.load.errorCount),
-      requests: sum((s) => s.load.requests),
-    },
-    cpuMs: sum((s) => s.cpuMs),
-    ownCpuUs: sum((s) => s.ownCpuUs),
-    peakRssMb: Math.max(...shares.map((s) => s.peakRssMb)),
-  };
-}
-
 async function measure(row: string, target: Target, steps: Step[], seconds = SECONDS, latchkey = target.name.startsWith('Latchkey')): Promise<RowResult> {
-  return report(row, target, await share(target, steps, seconds), latchkey);
+  return report(row, target, await share(target, steps, seconds, { connections: CONNECTIONS }), latchkey);
 }
 
 /**
@@ -117,10 +78,7 @@ async function measure(row: string, target: Target, steps: Step[], seconds = SEC
  * server measured at another time of the run otherwise.
  */
 async function measureAlternating(row: string, targets: Target[], steps: (target: Target) => Step[], seconds = SECONDS): Promise<RowResult[]> {
-  const shares: Share[][] = targets.map(() => []);
-  for (let round = 0; round < seconds; round++) {
-    for (const [i, target] of targets.entries()) shares[i]!.push(await share(target, steps(target), 1));
-  }
+  const shares = await alternate(targets, steps, seconds, 1, { connections: CONNECTIONS });
   return targets.map((target, i) => report(row, target, combine(shares[i]!), target.name.startsWith('Latchkey')));
 }
 
