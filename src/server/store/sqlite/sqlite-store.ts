@@ -208,7 +208,6 @@ export class SqliteStore implements Store {
     });
   }
 
-
   findClient(id: string): Promise<ClientRecord | undefined> {
     return this.read(() => {
       const row = this.s.findClient.get(id) as Row | undefined;
@@ -384,7 +383,12 @@ export class SqliteStore implements Store {
   }
 
   consumeCode(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): Promise<boolean> {
-    return this.write(() => unique(`grant ${grant.id} or its refresh token exists`, () => this.tx.consumeCode(hash, now, grant, refreshToken)));
+    return this.write(() => this.consume(hash, now, grant, refreshToken));
+  }
+
+  /** Inside a queued write: the compare-and-set, with the grant and refresh token, as one savepoint. */
+  private consume(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): boolean {
+    return unique(`grant ${grant.id} or its refresh token exists`, () => this.tx.consumeCode(hash, now, grant, refreshToken));
   }
 
   redeemCode(r: CodeRedemption): Promise<{ code: CodeRecord | undefined; redeemed: boolean }> {
@@ -394,8 +398,7 @@ export class SqliteStore implements Store {
       const code = row && toCode(row);
       if (!code || !isRedeemable(code, r)) return { code, redeemed: false };
       const grant = grantFromCode(code, r.now, r.grantExpiresAt);
-      const redeemed = unique(`grant ${grant.id} or its refresh token exists`, () => this.tx.consumeCode(r.hash, r.now, grant, firstRefreshToken(grant, r.refreshToken)));
-      return { code, redeemed };
+      return { code, redeemed: this.consume(r.hash, r.now, grant, firstRefreshToken(grant, r.refreshToken)) };
     });
   }
 
