@@ -56,7 +56,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     return;
   }
 
-  const store = await openStore(config.database);
+  // One process serving the file may let a turn's reads share a snapshot; workers may not.
+  const store = await openStore(config.database, { turnSnapshot: workers === 1 });
   const latchkey = await createLatchkey({
     store,
     issuer: config.issuer,

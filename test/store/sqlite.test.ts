@@ -21,6 +21,20 @@ storeContract('sqlite', async () => {
   };
 });
 
+// The same contract with the reads of one turn sharing a snapshot, as `latchkey serve` runs it.
+storeContract('sqlite (turnSnapshot)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
+  const store = SqliteStore.open(join(dir, 'latchkey.db'), { turnSnapshot: true });
+  return {
+    store,
+    rows: async (table) => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+    close: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
 describe('SqliteStore', () => {
   it('keeps its data across a close and a reopen of the file, and migrates only once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
@@ -135,5 +149,81 @@ describe('SqliteStore group commit', () => {
       expect((await reopened.findCode('h1'))?.hash).toBe('h1');
       await reopened.close();
     });
+  });
+});
+
+describe('SqliteStore turnSnapshot', () => {
+  const withStore = async (body: (store: SqliteStore, file: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
+    const file = join(dir, 'latchkey.db');
+    const store = SqliteStore.open(file, { turnSnapshot: true });
+    try {
+      await body(store, file);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('a read after an awaited write sees it, even in the turn of an earlier read', async () => {
+    await withStore(async (store) => {
+      expect(await store.findCode('h1')).toBeUndefined();
+      await store.saveCode(codeRecord('h1'));
+      expect((await store.findCode('h1'))?.hash).toBe('h1');
+      await store.consumeCode('h1', T0 + 1, grantRecord('g1'), refreshRecord('r1', 'g1'));
+      expect((await store.findCode('h1'))?.consumedAt).toBe(T0 + 1);
+    });
+  });
+
+  it("another connection's commit shows from the next turn, and the shared read never keeps the next batch from writing", async () => {
+    await withStore(async (store, file) => {
+      await store.createClient(clientRecord('c1'));
+      const other = new Database(file);
+      try {
+        expect(await store.findClient('c1')).toBeDefined();
+        other.prepare('DELETE FROM clients WHERE id = ?').run('c1');
+        await nextTurn();
+        expect(await store.findClient('c1')).toBeUndefined();
+        // The read above left a transaction open for this turn: the batch must end it, then write.
+        await store.createClient(clientRecord('c2'));
+        expect(other.prepare('SELECT id FROM clients').all()).toEqual([{ id: 'c2' }]);
+      } finally {
+        other.close();
+      }
+    });
+  });
+
+  it('holds no read lock between turns, so another connection can checkpoint the whole WAL', async () => {
+    await withStore(async (store, file) => {
+      await store.saveCode(codeRecord('h1'));
+      expect((await store.findCode('h1'))?.hash).toBe('h1');
+      await nextTurn();
+      const other = new Database(file);
+      try {
+        // TRUNCATE waits for no reader: busy = 0 means no snapshot of ours pinned the WAL.
+        expect(other.pragma('wal_checkpoint(TRUNCATE)')).toEqual([{ busy: 0, log: 0, checkpointed: 0 }]);
+      } finally {
+        other.close();
+      }
+    });
+  });
+
+  it('close() with a read open in this turn closes cleanly and keeps every write', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
+    try {
+      const file = join(dir, 'latchkey.db');
+      const store = SqliteStore.open(file, { turnSnapshot: true });
+      await store.saveCode(codeRecord('h1'));
+      await store.findCode('h1');
+      const pending = store.saveCode(codeRecord('h2'));
+      await store.close();
+      await pending;
+      const reopened = SqliteStore.open(file);
+      expect((await reopened.findCode('h2'))?.hash).toBe('h2');
+      await reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,8 @@ export interface OpenStoreOptions {
   max?: number;
   /** SQLite: milliseconds to wait for a lock held by another process. */
   busyTimeoutMs?: number;
+  /** SQLite: reads in one turn of the event loop share a snapshot; for a sole serving process (SqliteStoreOptions). */
+  turnSnapshot?: boolean;
 }
 
 /**
@@ -35,5 +37,8 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
       ...(options.max !== undefined ? { max: options.max } : {}),
     });
   }
-  return SqliteStore.open(database, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
+  return SqliteStore.open(database, {
+    ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    ...(options.turnSnapshot !== undefined ? { turnSnapshot: options.turnSnapshot } : {}),
+  });
 }
