@@ -5,7 +5,9 @@
  * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
  * machine gets, which drifts over minutes, falls on every variant alike. Prints flows/s, the
  * server's CPU per flow and, on PostgreSQL, the database's (every `postgres` process on the
- * machine), and the server's peak RSS while measured.
+ * machine), and the server's peak RSS while measured. `BENCH_LATCHKEY_BIN=/elsewhere/bin/latchkey.js`
+ * in a variant starts another build (a `git worktree` of an earlier commit, built), to compare
+ * builds the same way.
  *
  * Environment: SLICE (default 2), ROUNDS (default 8), BENCH_CONNECTIONS (default 32),
  * BENCH_POSTGRES_URL.

@@ -151,7 +151,7 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
   const log = openSync(logFile, 'a');
   const child = track(spawn(
     process.execPath,
-    [...(options.nodeFlags ?? []), join(root, 'bin/latchkey.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--issuer', origin, '--database', database, '--workers', String(workers)],
+    [...(options.nodeFlags ?? []), process.env.BENCH_LATCHKEY_BIN ?? join(root, 'bin/latchkey.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--issuer', origin, '--database', database, '--workers', String(workers)],
     {
       cwd: dir,
       stdio: ['ignore', log, log],
