@@ -428,24 +428,6 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect((await store.findCode('h2'))?.consumedAt).toBeNull();
       });
 
-      it('P8 RFC 9700 §2.1.1: saveCode with checkChallengeReuse finds the challenge on an earlier code of the same client, redeemed or not', async () => {
-        const check = { checkChallengeReuse: true };
-        expect(await store.saveCode(codeRecord('h-1', { clientId: 'c1', codeChallenge: 'challenge-x' }), check)).toEqual({ challengeSeen: false });
-        expect(await store.saveCode(codeRecord('h-2', { clientId: 'c1', codeChallenge: 'challenge-x' }), check)).toEqual({ challengeSeen: true });
-        expect(await store.saveCode(codeRecord('h-3', { clientId: 'c2', codeChallenge: 'challenge-x' }), check)).toEqual({ challengeSeen: false });
-        expect(await store.saveCode(codeRecord('h-4', { clientId: 'c1', codeChallenge: 'challenge-y' }), check)).toEqual({ challengeSeen: false });
-        expect(await store.consumeCode('h-4', T0, grantRecord('g-4'), null)).toBe(true);
-        expect(await store.saveCode(codeRecord('h-5', { clientId: 'c1', codeChallenge: 'challenge-y' }), check)).toEqual({ challengeSeen: true });
-        // Without the option nothing is looked up, and the code is stored all the same.
-        expect(await store.saveCode(codeRecord('h-6', { clientId: 'c1', codeChallenge: 'challenge-x' }))).toEqual({ challengeSeen: false });
-        expect(await store.findCode('h-6')).toBeDefined();
-      });
-
-      it('P8: saveCode refused as a duplicate stores nothing, whatever it found', async () => {
-        await store.saveCode(codeRecord('h-1', { clientId: 'c1', codeChallenge: 'challenge-x' }));
-        await expect(store.saveCode(codeRecord('h-1', { clientId: 'c1', codeChallenge: 'challenge-x' }), { checkChallengeReuse: true })).rejects.toBeInstanceOf(StoreConflictError);
-      });
-
       it('C3 RFC 6749 §4.1.2: consumeCode marks the code consumed and writes its grant and first refresh token', async () => {
         await store.saveCode(codeRecord('h1', { grantId: 'g1' }));
         const grant = grantRecord('g1');

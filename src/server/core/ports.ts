@@ -228,13 +228,8 @@ export interface Store {
   revokeConsent(userId: string, clientId: string, now: number): Promise<void>;
 
   // authorization codes
-  /**
-   * Stores a new code (StoreConflictError if its hash exists). With `checkChallengeReuse` (P8) it
-   * first looks, in the same statement or transaction, for a code still in the table (redeemed or
-   * not, until purged) issued to the same client with the same code_challenge, and answers
-   * whether there was one.
-   */
-  saveCode(code: CodeRecord, options?: { checkChallengeReuse?: boolean }): Promise<{ challengeSeen: boolean }>;
+  /** Stores a new code (StoreConflictError if its hash exists). */
+  saveCode(code: CodeRecord): Promise<void>;
   findCode(hash: string): Promise<CodeRecord | undefined>;
   /**
    * RFC 6749 §4.1.2 / checklist C3: marks the code consumed, if it is unconsumed and unexpired at

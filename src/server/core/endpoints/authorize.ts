@@ -244,7 +244,9 @@ async function issueCode(ctx: CoreContext, request: AuthorizationRequest, sessio
   const now = ctx.clock.now();
   const code = newToken(ctx.random, now);
   const throttle = throttleOf(ctx);
-  const { challengeSeen } = await ctx.store.saveCode({
+  // P8 RFC 9700 §2.1.1: a client sending the same challenge twice is logged as a security event.
+  if (throttle.challengeReused(request.clientId, request.codeChallenge)) throttle.reportChallengeReuse(request.clientId);
+  await ctx.store.saveCode({
     hash: storageKey(code),
     clientId: request.clientId,
     userId: session.userId,
@@ -259,9 +261,7 @@ async function issueCode(ctx: CoreContext, request: AuthorizationRequest, sessio
     // C1 OAuth 2.1 §4.1.2: short-lived.
     expiresAt: now + ctx.settings.codeTtlSeconds * 1000,
     consumedAt: null,
-  }, { checkChallengeReuse: throttle.detectsChallengeReuse });
-  // P8 RFC 9700 §2.1.1: a client sending the same challenge twice is logged as a security event.
-  if (challengeSeen) throttle.reportChallengeReuse(request.clientId);
+  });
   ctx.events.emit({ type: 'code.issued', at: now, clientId: request.clientId, userId: session.userId });
   return redirectLocation(ctx, request, { code });
 }

@@ -178,18 +178,10 @@ export class MemoryStore implements Store {
     }
   }
 
-  async saveCode(code: CodeRecord, options: { checkChallengeReuse?: boolean } = {}): Promise<{ challengeSeen: boolean }> {
+  async saveCode(code: CodeRecord): Promise<void> {
     this.assertOpen();
     if (this.codes.has(code.hash)) throw new StoreConflictError('code exists');
-    const challengeSeen = options.checkChallengeReuse === true && this.challengeSeen(code.clientId, code.codeChallenge);
     this.codes.set(code.hash, copy(code));
-    return { challengeSeen };
-  }
-
-  private challengeSeen(clientId: string, codeChallenge: string | null): boolean {
-    if (codeChallenge === null) return false;
-    for (const code of this.codes.values()) if (code.clientId === clientId && code.codeChallenge === codeChallenge) return true;
-    return false;
   }
 
   async findCode(hash: string): Promise<CodeRecord | undefined> {

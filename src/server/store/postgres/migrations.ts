@@ -177,6 +177,13 @@ $$;
 CREATE TRIGGER clients_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clients
   FOR EACH STATEMENT EXECUTE FUNCTION notify_clients_changed();`,
   },
+  {
+    version: 5,
+    name: 'index codes by client alone: P8 (a reused PKCE challenge) is detected in process memory',
+    // Keyed by a random challenge, codes_client_challenge cost every code insert a random index page.
+    sql: `DROP INDEX codes_client_challenge;
+CREATE INDEX codes_client_id ON codes (client_id);`,
+  },
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

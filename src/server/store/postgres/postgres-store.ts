@@ -109,14 +109,9 @@ const sql = {
     WITH c AS (DELETE FROM consents WHERE user_id = $1 AND client_id = $2),
       unredeemed AS (DELETE FROM codes WHERE user_id = $1 AND client_id = $2 AND consumed_at IS NULL)
     UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
-  // P8: the lookup reads the statement's snapshot, taken before the insert, so the new code is
-  // not its own match; with $13 false it is skipped (a one-time filter).
   insertCode: `
-    WITH inserted AS (
-      INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-    )
-    SELECT EXISTS (SELECT 1 FROM codes WHERE $13::boolean AND client_id = $2 AND code_challenge = $7) AS challenge_seen`,
+    INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
   findCode: 'SELECT hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at FROM codes WHERE hash = $1',
   // RFC 6749 §4.1.2 (C3): the compare-and-set on consumed_at decides; the grant and the first
   // refresh token are inserted only from its RETURNING row, so a loser writes nothing.
@@ -528,8 +523,8 @@ export class PostgresStore implements Store {
     await this.run('revokeConsent', [userId, clientId, now]);
   }
 
-  async saveCode(c: CodeRecord, options: { checkChallengeReuse?: boolean } = {}): Promise<{ challengeSeen: boolean }> {
-    const row = await this.first('insertCode', [
+  async saveCode(c: CodeRecord): Promise<void> {
+    await this.run('insertCode', [
       c.hash,
       c.clientId,
       c.userId,
@@ -542,9 +537,7 @@ export class PostgresStore implements Store {
       c.authTime,
       c.expiresAt,
       c.consumedAt,
-      options.checkChallengeReuse === true,
     ]).catch(conflict('code exists'));
-    return { challengeSeen: row?.challenge_seen === true };
   }
 
   async findCode(hash: string): Promise<CodeRecord | undefined> {

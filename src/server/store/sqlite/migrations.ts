@@ -150,4 +150,12 @@ CREATE INDEX rate_limits_reset_at ON rate_limits (reset_at);
     // One index fewer to write per code issued.
     sql: `DROP INDEX codes_client_id;`,
   },
+  {
+    version: 4,
+    name: 'index codes by client alone: P8 (a reused PKCE challenge) is detected in process memory',
+    // codes_client_challenge, keyed by a random challenge, cost every code a random index page in
+    // its commit; (client_id) sorts each client's codes by rowid, so inserts append.
+    sql: `DROP INDEX codes_client_challenge;
+CREATE INDEX codes_client_id ON codes (client_id);`,
+  },
 ];

@@ -368,10 +368,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  saveCode(c: CodeRecord, options: { checkChallengeReuse?: boolean } = {}): Promise<{ challengeSeen: boolean }> {
+  saveCode(c: CodeRecord): Promise<void> {
     return this.write(() => {
-      // P8: looked up before the insert, in the same transaction, so the new code is not its own match.
-      const challengeSeen = options.checkChallengeReuse === true && this.s.codeChallengeSeen.get(c.clientId, c.codeChallenge) !== undefined;
       unique('code exists', () =>
         this.s.insertCode.run(
           c.hash,
@@ -388,7 +386,6 @@ export class SqliteStore implements Store {
           c.consumedAt,
         ),
       );
-      return { challengeSeen };
     });
   }
 
@@ -797,7 +794,6 @@ function prepareStatements(db: Database.Database) {
     insertCode: p(
       'INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
-    codeChallengeSeen: p('SELECT 1 FROM codes WHERE client_id = ? AND code_challenge = ? LIMIT 1'),
     findCode: p('SELECT * FROM codes WHERE hash = ?'),
     consumeCode: p('UPDATE codes SET consumed_at = @now WHERE hash = @hash AND consumed_at IS NULL AND expires_at > @now'),
     insertGrant: p(
