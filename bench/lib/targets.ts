@@ -11,7 +11,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { registerClient } from '../../src/server/admin.js';
 import { sha256 } from '../../src/server/core/digest.js';
@@ -109,9 +109,9 @@ function tail(file: string, lines = 15): string {
 }
 
 /** The client, user, session and consent, written straight through the Store API. */
-async function seed(store: Store): Promise<{ clientId: string; clientSecret: string; cookie: string }> {
+async function seed(store: Store, api: ServerApi): Promise<{ clientId: string; clientSecret: string; cookie: string }> {
   const now = Date.now();
-  const { client, clientSecret } = await registerClient(store, { name: 'Bench App', redirectUris: [REDIRECT_URI], scopes: [SCOPE] });
+  const { client, clientSecret } = await api.registerClient(store, { name: 'Bench App', redirectUris: [REDIRECT_URI], scopes: [SCOPE] });
   const userId = randomBytes(16).toString('base64url');
   await store.createUser({ id: userId, username: 'bench', passwordHash: 'not-used-by-the-bench', createdAt: now });
   const cookieValue = randomBytes(32).toString('base64url');
@@ -128,7 +128,24 @@ export interface LatchkeyTargetOptions {
   name?: string;
 }
 
+interface ServerApi {
+  openStore: typeof openStore;
+  registerClient: typeof registerClient;
+}
+
+/**
+ * The build under test: this tree's, or the one BENCH_LATCHKEY_BIN names (bench/ab.ts compares
+ * builds), whose own migrations must create the database it is given.
+ */
+async function serverApi(): Promise<{ bin: string; api: ServerApi }> {
+  const bin = process.env.BENCH_LATCHKEY_BIN;
+  if (!bin) return { bin: join(root, 'bin/latchkey.js'), api: { openStore, registerClient } };
+  const api = (await import(pathToFileURL(resolve(dirname(bin), '../dist/server/index.js')).href)) as ServerApi;
+  return { bin, api };
+}
+
 export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Target> {
+  const { bin, api } = await serverApi();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const workers = options.workers ?? 1;
   let database: string;
@@ -136,13 +153,13 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
   let store: Store;
   if (options.database === 'postgres') {
     schema = `bench_${randomBytes(6).toString('hex')}`;
-    store = await openStore(POSTGRES_URL, { schema });
+    store = await api.openStore(POSTGRES_URL, { schema });
     database = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
   } else {
     database = join(dir, 'latchkey.db');
-    store = await openStore(database);
+    store = await api.openStore(database);
   }
-  const seeded = await seed(store);
+  const seeded = await seed(store, api);
   await store.close();
 
   const port = await freePort();
@@ -151,7 +168,7 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
   const log = openSync(logFile, 'a');
   const child = track(spawn(
     process.execPath,
-    [...(options.nodeFlags ?? []), process.env.BENCH_LATCHKEY_BIN ?? join(root, 'bin/latchkey.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--issuer', origin, '--database', database, '--workers', String(workers)],
+    [...(options.nodeFlags ?? []), bin, 'serve', '--port', String(port), '--host', '127.0.0.1', '--issuer', origin, '--database', database, '--workers', String(workers)],
     {
       cwd: dir,
       stdio: ['ignore', log, log],
