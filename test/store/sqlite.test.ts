@@ -36,6 +36,20 @@ storeContract('sqlite (turnSnapshot)', async () => {
 });
 
 describe('SqliteStore', () => {
+  it('opens in WAL mode with synchronous=NORMAL, a 2 MB page cache and savepoints kept in memory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
+    const store = SqliteStore.open(join(dir, 'latchkey.db'));
+    try {
+      expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(store.db.pragma('synchronous', { simple: true })).toBe(1);
+      expect(store.db.pragma('cache_size', { simple: true })).toBe(-2000);
+      expect(store.db.pragma('temp_store', { simple: true })).toBe(2);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps its data across a close and a reopen of the file, and migrates only once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
     try {

@@ -199,6 +199,11 @@ export class SqliteStore implements Store {
     // file: under load that file took more writes than the WAL itself (about 6 per full flow).
     // In memory they are never written; they live only until the batch commits.
     db.pragma('temp_store = MEMORY');
+    // better-sqlite3 builds SQLite with a 16 MB page cache per connection; SQLite's own default is
+    // 2 MB. What a flow touches (the ends of the time-ordered indexes, one session, one client) fits
+    // in 2 MB, and a miss is a read from the OS's file cache. Full flows, alternating slices: peak
+    // RSS 136 -> 119 MB, flows/s no lower (2,247 at 16 MB, 2,470 at 2 MB).
+    db.pragma('cache_size = -2000');
     migrate(db);
     // From here the store waits for locks itself (`lock`, `read`): SQLite's busy handler sleeps,
     // and with it every request in the process.
