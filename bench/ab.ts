@@ -1,6 +1,7 @@
 /**
- * `node --import tsx bench/ab.ts [--postgres] VARIANT...`: compares server configurations on the
- * full code flow. Each VARIANT is a comma-separated list of environment variables for its server
+ * `node --import tsx bench/ab.ts [--postgres] [--token] VARIANT...`: compares server configurations
+ * on the full code flow (with --token: the token endpoint alone, on a pool of codes each server
+ * minted first for MINT_SECONDS, default 8, redeemed oldest first). Each VARIANT is a comma-separated list of environment variables for its server
  * (`LATCHKEY_LOG_LEVEL=warn`, `NODE_OPTIONS=--max-semi-space-size=4`; `-` for none). All servers
  * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
  * machine gets, which drifts over minutes, falls on every variant alike. Prints flows/s, the
@@ -10,10 +11,11 @@
  * builds the same way.
  *
  * Environment: SLICE (default 2), ROUNDS (default 8), BENCH_CONNECTIONS (default 32),
- * BENCH_POSTGRES_URL.
+ * BENCH_POSTGRES_URL, MINT_SECONDS.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { authorizeStep, exchangeStep } from './lib/operations.js';
+import { runLoad } from './lib/load.js';
+import { authorizeStep, exchangeStep, mintCodeStep, poolExchangeStep, type IssuedCode } from './lib/operations.js';
 import { alternate, combine, share } from './lib/shares.js';
 import { startLatchkey, type Target } from './lib/targets.js';
 
@@ -22,9 +24,10 @@ const ROUNDS = Number(process.env.ROUNDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const args = process.argv.slice(2);
 const database = args.includes('--postgres') ? 'postgres' : 'sqlite';
-const variants = args.filter((a) => a !== '--postgres');
+const tokenRow = args.includes('--token');
+const variants = args.filter((a) => a !== '--postgres' && a !== '--token');
 if (variants.length === 0) {
-  process.stderr.write('usage: node --import tsx bench/ab.ts [--postgres] VARIANT... (VARIANT: NAME=value[,NAME=value] or -)\n');
+  process.stderr.write('usage: node --import tsx bench/ab.ts [--postgres] [--token] VARIANT... (VARIANT: NAME=value[,NAME=value] or -)\n');
   process.exit(2);
 }
 
@@ -54,7 +57,9 @@ function environment(variant: string): Record<string, string> {
 }
 
 const targets: Target[] = [];
-const steps = (target: Target) => [authorizeStep(target), exchangeStep(target)];
+// --token: the token endpoint alone, on a pool of codes minted first (MINT_SECONDS, default 8).
+const pools = new Map<Target, IssuedCode[]>();
+const steps = (target: Target) => (tokenRow ? [poolExchangeStep(target, pools.get(target)!, [])] : [authorizeStep(target), exchangeStep(target)]);
 try {
   for (const variant of variants) {
     // startLatchkey hands the server a copy of process.env.
@@ -66,14 +71,22 @@ try {
       process.env = saved;
     }
   }
-  for (const target of targets) await share(target, steps(target), 2, { connections: CONNECTIONS });
+  for (const target of targets) {
+    if (!tokenRow) {
+      await share(target, steps(target), 2, { connections: CONNECTIONS });
+      continue;
+    }
+    const pool: IssuedCode[] = [];
+    await runLoad({ url: target.origin, connections: CONNECTIONS, seconds: Number(process.env.MINT_SECONDS ?? 8), steps: [mintCodeStep(target, pool, 1e9)], filler: { method: 'GET', path: target.fillerPath } });
+    pools.set(target, pool);
+  }
   const shares = await alternate(targets, steps, ROUNDS, SLICE, { connections: CONNECTIONS, ...(database === 'postgres' ? { alsoCount: postgresPids } : {}) });
   for (const [i, variant] of variants.entries()) {
     const t = combine(shares[i]!);
     const slices = shares[i]!.map((s) => Math.round(s.load.ok / s.load.elapsedS)).join(' ');
     const db = database === 'postgres' ? `  PostgreSQL ${(t.otherCpuMs / t.load.ok).toFixed(3)} ms/flow` : '';
     console.log(
-      `${variant.padEnd(32)} ${(t.load.ok / t.load.elapsedS).toFixed(0).padStart(6)} flows/s  server ${(t.cpuMs / t.load.ok).toFixed(3)} ms/flow${db}  peak RSS ${t.peakRssMb.toFixed(0)} MB  errors ${t.load.errorCount}  slices ${slices}`,
+      `${variant.padEnd(32)} ${(t.load.ok / t.load.elapsedS).toFixed(0).padStart(6)} ${tokenRow ? 'exchanges' : 'flows'}/s  server ${(t.cpuMs / t.load.ok).toFixed(3)} ms/op${db}  peak RSS ${t.peakRssMb.toFixed(0)} MB  errors ${t.load.errorCount}  slices ${slices}`,
     );
   }
 } finally {

@@ -103,13 +103,15 @@ export function mintCodeStep(target: Target, into: IssuedCode[], limit: number):
   };
 }
 
-/** POST /token (authorization_code), each code of the pool once; keeps the tokens issued. */
+/**
+ * POST /token (authorization_code), each code of the pool once, oldest first, taken off the pool
+ * (so that several steps in turn, bench/ab.ts, never send one twice); keeps the tokens issued.
+ */
 export function poolExchangeStep(target: Target, pool: IssuedCode[], issued: IssuedTokens[]): Step {
-  let next = 0;
   return {
     name: 'token (authorization_code)',
     build() {
-      const item = pool[next++];
+      const item = pool.shift();
       return item && tokenRequest(target, { grant_type: 'authorization_code', code: item.code, redirect_uri: REDIRECT_URI, code_verifier: item.verifier });
     },
     check: (status, body) => tokenCheck(status, body, (tokens) => issued.push(tokens)),
