@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/server/core/ports.js';
 import { ClientCache } from '../../src/server/store/postgres/client-cache.js';
 import { migrate, postgresMigrations } from '../../src/server/store/postgres/migrations.js';
-import { PostgresStore } from '../../src/server/store/postgres/postgres-store.js';
+import { PostgresStore, sql } from '../../src/server/store/postgres/postgres-store.js';
 import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
 
 // CI starts PostgreSQL; when it is unreachable these tests fail rather than skip.
@@ -75,6 +75,36 @@ describe('PostgresStore', () => {
 
   afterAll(async () => {
     await store?.close();
+  });
+
+  it('generic plans made while the tables are empty find each row of the token path by its key, never by a scan or by client alone', async () => {
+    // A prepared statement's generic plan, chosen after five executions, stays until the table
+    // is analyzed; made on an empty table it once used an index on client_id alone for the code
+    // redemption, and read all of a client's codes at each one.
+    const name = freshSchema();
+    await (await PostgresStore.open({ connectionString: url, schema: name, max: 1 })).close();
+    const plans = await admin(async (client) => {
+      await client.query(`SET search_path = ${pg.escapeIdentifier(name)}`);
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      const plan = async (statement: keyof typeof sql) => {
+        const params = Math.max(...[...sql[statement].matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+        await client.query(`PREPARE ${statement} AS ${sql[statement]}`);
+        const rows = (await client.query(`EXPLAIN EXECUTE ${statement}(${Array(params).fill('NULL').join(', ')})`)).rows as Array<{ 'QUERY PLAN': string }>;
+        return rows.map((r) => r['QUERY PLAN']).join('\n');
+      };
+      const hot = ['findClient', 'findSessionWithConsent', 'findCode', 'redeemCode', 'consumeCode', 'findRefreshToken', 'rotateRefreshToken'] as const;
+      const plans: Record<string, string> = {};
+      for (const statement of hot) plans[statement] = await plan(statement);
+      return plans;
+    });
+    for (const [statement, text] of Object.entries(plans)) {
+      expect(text, statement).not.toMatch(/Seq Scan on (clients|sessions|consents|codes|grants|refresh_tokens)/);
+      for (const condition of text.match(/Index Cond: .*/g) ?? []) {
+        if (condition.includes('client_id')) expect(condition, `${statement}: ${text}`).toMatch(/hash|user_id/);
+      }
+    }
+    expect(plans.redeemCode).toMatch(/Index Cond: .*hash = \$1/);
+    expect(plans.findSessionWithConsent).toMatch(/Index Cond: .*user_id/);
   });
 
   it('five instances opening a new schema at once apply each migration exactly once (pg_advisory_xact_lock)', async () => {

@@ -64,7 +64,7 @@ const int8AsNumber: pg.CustomTypesConfig = {
  * and under READ COMMITTED an UPDATE that waited for a concurrent one re-checks its WHERE against
  * the committed row before it writes.
  */
-const sql = {
+export const sql = {
   insertClient:
     'INSERT INTO clients (id, name, secret_hash, redirect_uris, scopes, grant_types, resources, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
   findClient: 'SELECT id, name, secret_hash, redirect_uris, scopes, grant_types, resources, created_at FROM clients WHERE id = $1',
@@ -92,9 +92,14 @@ const sql = {
   insertSession: 'INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
   findSession: 'SELECT id_hash, user_id, auth_time, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2',
   // A live session, and its user's consent for client $3 if there is one (NULL columns if not).
+  // LIMIT 1 keeps the lateral look-up from being flattened into a join: it runs per session row
+  // with both keys bound. As a join, the generic plan made on an empty table scanned the client's
+  // consents and filtered them by user.
   findSessionWithConsent: `
     SELECT s.id_hash, s.user_id, s.auth_time, s.created_at, s.expires_at, c.scope AS consent_scope, c.granted_at AS consent_granted_at
-    FROM sessions s LEFT JOIN consents c ON c.user_id = s.user_id AND c.client_id = $3
+    FROM sessions s LEFT JOIN LATERAL (
+      SELECT scope, granted_at FROM consents WHERE user_id = s.user_id AND client_id = $3 LIMIT 1
+    ) c ON true
     WHERE s.id_hash = $1 AND s.expires_at > $2`,
   deleteSession: 'DELETE FROM sessions WHERE id_hash = $1',
   insertInteraction: 'INSERT INTO interactions (id, client_id, request, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
@@ -167,6 +172,9 @@ const sql = {
       FROM grants AS g
       WHERE rt.hash = $1 AND rt.expires_at > $2 AND (rt.rotated_at IS NULL OR rt.rotated_at > $3)
         AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.expires_at > $2
+        -- The grant by its key (a token's grant never changes): planned on empty tables, the join
+        -- alone was a sequential scan of grants.
+        AND g.id = (SELECT grant_id FROM refresh_tokens WHERE hash = $1)
       RETURNING g.id, g.client_id, g.user_id, g.scope, g.resource, g.auth_time, g.created_at, g.expires_at, g.revoked_at
     ), successor AS (
       INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at)
