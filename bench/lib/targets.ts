@@ -22,7 +22,8 @@ import { processTree } from './proc.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const REDIRECT_URI = 'http://127.0.0.1:9/cb';
 export const SCOPE = 'api:read';
-const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Read when a server starts, so that bench/ab.ts variants may each name their own. */
+const postgresUrl = () => process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export interface Target {
   /** Row label, e.g. "Latchkey (SQLite)". */
@@ -153,8 +154,9 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
   let store: Store;
   if (options.database === 'postgres') {
     schema = `bench_${randomBytes(6).toString('hex')}`;
-    store = await api.openStore(POSTGRES_URL, { schema });
-    database = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const url = postgresUrl();
+    store = await api.openStore(url, { schema });
+    database = `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
   } else {
     database = join(dir, 'latchkey.db');
     store = await api.openStore(database);
@@ -207,7 +209,7 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
     async close() {
       await stop(child);
       if (schema) {
-        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        const client = new pg.Client({ connectionString: postgresUrl() });
         await client.connect();
         await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
         await client.end();
