@@ -2,7 +2,8 @@
  * `node --import tsx bench/ab.ts [--postgres] [--token] VARIANT...`: compares server configurations
  * on the full code flow (with --token: the token endpoint alone, on a pool of codes each server
  * minted first for MINT_SECONDS, default 8, redeemed oldest first). Each VARIANT is a comma-separated list of environment variables for its server
- * (`LATCHKEY_LOG_LEVEL=warn`, `NODE_OPTIONS=--max-semi-space-size=4`; `-` for none). All servers
+ * (`LATCHKEY_LOG_LEVEL=warn`, `NODE_OPTIONS=--max-semi-space-size=4`; `-` for none; `WORKERS=2`
+ * runs that server with `--workers 2`). All servers
  * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
  * machine gets, which drifts over minutes, falls on every variant alike. Prints flows/s, the
  * server's CPU per flow and, on PostgreSQL, the database's (every `postgres` process on the
@@ -64,9 +65,11 @@ try {
   for (const variant of variants) {
     // startLatchkey hands the server a copy of process.env.
     const saved = { ...process.env };
-    Object.assign(process.env, environment(variant));
+    // WORKERS=n is not passed on: it runs the server with --workers n.
+    const { WORKERS, ...env } = environment(variant);
+    Object.assign(process.env, env);
     try {
-      targets.push(await startLatchkey({ database, name: variant }));
+      targets.push(await startLatchkey({ database, name: variant, workers: Number(WORKERS ?? 1) }));
     } finally {
       process.env = saved;
     }

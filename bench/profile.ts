@@ -5,9 +5,10 @@
  * Chrome DevTools.
  *
  * Environment: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 32), PROFILE_DIR,
- * PROFILE_DATABASE (sqlite, the default, or postgres: BENCH_POSTGRES_URL or the local server).
+ * PROFILE_DATABASE (sqlite, the default, or postgres: BENCH_POSTGRES_URL or the local server),
+ * PROFILE_WORKERS (`--workers`, default 1; the busiest worker's profile is summed up).
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad, type Step } from './lib/load.js';
@@ -28,7 +29,11 @@ interface ProfileNode {
 }
 
 const flags = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
-const target: Target = server === 'oidc-provider' ? await startOidcProvider({ nodeFlags: flags }) : await startLatchkey({ database: process.env.PROFILE_DATABASE === 'postgres' ? 'postgres' : 'sqlite', nodeFlags: flags });
+const workers = Number(process.env.PROFILE_WORKERS ?? 1);
+const target: Target =
+  server === 'oidc-provider'
+    ? await startOidcProvider({ nodeFlags: flags })
+    : await startLatchkey({ database: process.env.PROFILE_DATABASE === 'postgres' ? 'postgres' : 'sqlite', nodeFlags: flags, workers });
 const load = (steps: Step[]) => runLoad({ url: target.origin, connections: CONNECTIONS, seconds: SECONDS, steps, filler: { method: 'GET', path: target.fillerPath } });
 try {
   let steps: Step[];
@@ -50,7 +55,11 @@ try {
   await target.close();
 }
 
-const file = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))[0];
+// With workers each process writes a profile; the largest is a worker's (the primary idles).
+const file = readdirSync(dir)
+  .filter((f) => f.endsWith('.cpuprofile'))
+  .map((f) => join(dir, f))
+  .sort((a, b) => statSync(b).size - statSync(a).size)[0];
 if (!file) throw new Error(`no profile written in ${dir}`);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[] };
 const total = profile.nodes.reduce((sum, n) => sum + n.hitCount, 0);
