@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { constantTimeEqual } from '../digest.js';
 
 // RFC 7636 §4.2: S256 code_challenge = BASE64URL(SHA256(verifier)) — always 43 characters.
@@ -14,9 +14,12 @@ export function isWellFormedVerifier(verifier: string): boolean {
   return VERIFIER.test(verifier);
 }
 
-/** RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))). */
+/**
+ * RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))), for a verifier already checked
+ * by isWellFormedVerifier (ASCII, so its UTF-8 is its ASCII).
+ */
 export function s256Challenge(verifier: string): string {
-  return createHash('sha256').update(verifier, 'ascii').digest('base64url');
+  return hash('sha256', verifier, 'base64url');
 }
 
 /** RFC 7636 §4.6: the verifier's S256 == code_challenge, in constant time. */
