@@ -76,4 +76,4 @@ for (const node of profile.nodes) {
 }
 const top = (map: Map<string, number>, n: number) =>
   [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)} %  ${k}`).join('\n');
-console.log(`\nprofile: ${file}\n\nself time by package / file:\n${top(byPlace, 20)}\n\nself time by function:\n${top(byFunction, 30)}`);
+console.log(`\nprofile: ${file}\n\nself time by package / file:\n${top(byPlace, 20)}\n\nself time by function:\n${top(byFunction, Number(process.env.PROFILE_TOP ?? 30))}`);

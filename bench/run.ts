@@ -316,7 +316,7 @@ function targetsTable(): string[] {
   rows.push(['resource middleware ≥ 10,000 verified requests/s', results.find((r) => r.row.startsWith('resource middleware'))?.opsPerSecond, (v) => v >= 10_000, '/s']);
   const out = ['| target (issue 8) | measured | met |', '|---|---:|:---:|'];
   for (const [name, value, ok, unit] of rows) {
-    const shown = value === undefined || !Number.isFinite(value) ? 'not measured' : `${fmt(value, value >= 100 ? 0 : 2)} ${unit}`;
+    const shown = value === undefined || !Number.isFinite(value) ? 'not measured' : `${fmt(value, unit === 'MB' || value >= 100 ? 0 : 2)} ${unit}`;
     out.push(`| ${name} | ${shown} | ${value === undefined || !Number.isFinite(value) ? '–' : ok(value) ? 'yes' : 'no'} |`);
   }
   return out;
