@@ -80,6 +80,8 @@ export function parseUrlEncoded(input: string | Buffer): Params {
 }
 
 function decode(component: string): string {
+  // Most names and values (codes, tokens, PKCE values, client ids) have nothing to decode.
+  if (!component.includes('%') && !component.includes('+')) return component;
   try {
     return decodeURIComponent(component.includes('+') ? component.replaceAll('+', ' ') : component);
   } catch {
