@@ -208,6 +208,29 @@ describe('SqliteStore turnSnapshot', () => {
     });
   });
 
+  it('clients are read again once another connection has committed, and at once after this store changes them', async () => {
+    await withStore(async (store, file) => {
+      await store.createClient(clientRecord('c1', { name: 'first' }));
+      expect((await store.findClient('c1'))?.name).toBe('first');
+      const other = new Database(file);
+      try {
+        other.prepare('UPDATE clients SET name = ? WHERE id = ?').run('changed by the CLI', 'c1');
+        await nextTurn();
+        expect((await store.findClient('c1'))?.name).toBe('changed by the CLI');
+        // Any commit by another connection counts, not only one to clients.
+        other.prepare('UPDATE clients SET name = ? WHERE id = ?').run('again', 'c1');
+        await nextTurn();
+        expect((await store.findClient('c1'))?.name).toBe('again');
+      } finally {
+        other.close();
+      }
+      expect(await store.deleteClient('c1')).toBe(true);
+      expect(await store.findClient('c1')).toBeUndefined();
+      await store.createClient(clientRecord('c1', { name: 'recreated' }));
+      expect((await store.findClient('c1'))?.name).toBe('recreated');
+    });
+  });
+
   it('holds no read lock between turns, so another connection can checkpoint the whole WAL', async () => {
     await withStore(async (store, file) => {
       await store.saveCode(codeRecord('h1'));

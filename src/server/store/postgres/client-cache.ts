@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { ClientRecord } from '../../core/ports.js';
+import { copyClient } from '../copy-client.js';
 
 /** The channel migration 4's trigger notifies, with the changed table's schema as payload. */
 export const CLIENTS_CHANGED_CHANNEL = 'latchkey_clients';
@@ -88,13 +89,13 @@ export class ClientCache {
     const now = this.options.now();
     if (this.listening) {
       const entry = this.entries.get(id);
-      if (entry && now - entry.readAt < this.options.maxAgeMs) return copy(entry.client);
+      if (entry && now - entry.readAt < this.options.maxAgeMs) return copyClient(entry.client);
     }
     const generation = this.generation;
     const client = await load(id);
     if (client && this.listening && generation === this.generation) {
       if (this.entries.size >= this.options.maxEntries) this.entries.clear();
-      this.entries.set(id, { client: copy(client), readAt: now });
+      this.entries.set(id, { client: copyClient(client), readAt: now });
     }
     return client;
   }
@@ -126,15 +127,4 @@ export class ClientCache {
     this.retryTimer.unref();
     this.retryMs = Math.min(this.retryMs * 2, 30_000);
   }
-}
-
-/** Every caller gets its own record (the Store contract: changing a returned record changes nothing stored). */
-function copy(client: ClientRecord): ClientRecord {
-  return {
-    ...client,
-    redirectUris: [...client.redirectUris],
-    scopes: [...client.scopes],
-    grantTypes: [...client.grantTypes],
-    resources: [...client.resources],
-  };
 }
