@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,8 +22,20 @@ import { processTree } from './proc.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const REDIRECT_URI = 'http://127.0.0.1:9/cb';
 export const SCOPE = 'api:read';
-/** Read when a server starts, so that bench/ab.ts variants may each name their own. */
-const postgresUrl = () => process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** The local PostgreSQL's Unix socket (Debian's place for it). */
+const POSTGRES_SOCKET_DIR = '/var/run/postgresql';
+
+/**
+ * BENCH_POSTGRES_URL, read when a server starts so that bench/ab.ts variants may each name their
+ * own; by default the local server, through its Unix socket when it has one (as a server on the
+ * same machine is best reached, docs/deployment.md), else over TCP to 127.0.0.1.
+ */
+export function postgresUrl(): string {
+  if (process.env.BENCH_POSTGRES_URL) return process.env.BENCH_POSTGRES_URL;
+  return existsSync(`${POSTGRES_SOCKET_DIR}/.s.PGSQL.5432`)
+    ? `postgres://postgres@localhost/test?host=${POSTGRES_SOCKET_DIR}`
+    : 'postgres://postgres@127.0.0.1:5432/test';
+}
 
 export interface Target {
   /** Row label, e.g. "Latchkey (SQLite)". */
