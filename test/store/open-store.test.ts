@@ -59,4 +59,28 @@ describe('openStore', () => {
     }
     await expect(openStore(`${url}?client_cache=maybe`)).rejects.toThrow(/client_cache/);
   });
+
+  it('?pipelines=N sets the pipelined connections of the request path, 0 none; anything else is refused', async () => {
+    const pooled = (await openStore(`${url}?schema=${schema}&pipelines=0`, { max: 1 })) as PostgresStore;
+    try {
+      expect(pooled.pipelines).toBeUndefined();
+      await pooled.ping();
+    } finally {
+      await pooled.close();
+    }
+    const four = (await openStore(`${url}?schema=${schema}&pipelines=4`, { max: 1 })) as PostgresStore;
+    try {
+      expect(four.pipelines?.size).toBe(4);
+    } finally {
+      await four.close();
+    }
+    const byDefault = (await openStore(`${url}?schema=${schema}`, { max: 1 })) as PostgresStore;
+    try {
+      expect(byDefault.pipelines?.size).toBe(2);
+    } finally {
+      await byDefault.close();
+    }
+    await expect(openStore(`${url}?pipelines=many`)).rejects.toThrow(/pipelines/);
+    await expect(openStore(`${url}?pipelines=17`)).rejects.toThrow(/pipelines/);
+  });
 });

@@ -77,6 +77,29 @@ describe('PostgresStore', () => {
     await store?.close();
   });
 
+  it('a pipelined connection the server ends is dropped, its statements fail as StoreUnavailableError, and the next one connects afresh', async () => {
+    const applicationName = `latchkey-pipe-${randomBytes(4).toString('hex')}`;
+    const piped = await PostgresStore.open({ connectionString: url, schema, max: 1, pipelines: 1, applicationName, clientCache: false });
+    try {
+      await piped.createClient(clientRecord('piped-client'));
+      // Twenty statements in flight on the one pipelined connection, all answered.
+      const found = await Promise.all(Array.from({ length: 20 }, () => piped.findClient('piped-client')));
+      expect(found.every((c) => c?.id === 'piped-client')).toBe(true);
+      await admin((client) => client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [applicationName]));
+      // Whatever was sent before the connection's end was noticed fails as unavailable (503), not as a 500.
+      const outcome = await piped.findClient('piped-client').catch((e: unknown) => e);
+      if (outcome instanceof Error) expect(outcome).toBeInstanceOf(StoreUnavailableError);
+      let recovered: unknown;
+      for (let i = 0; i < 50 && recovered === undefined; i++) {
+        recovered = await piped.findClient('piped-client').catch(() => undefined);
+        if (recovered === undefined) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((recovered as { id: string } | undefined)?.id).toBe('piped-client');
+    } finally {
+      await piped.close();
+    }
+  });
+
   it('generic plans made while the tables are empty find each row of the token path by its key, never by a scan or by client alone', async () => {
     // A prepared statement's generic plan, chosen after five executions, stays until the table
     // is analyzed; made on an empty table it once used an index on client_id alone for the code

@@ -30,10 +30,17 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
     if (clientCache !== null && clientCache !== 'on' && clientCache !== 'off') {
       throw new TypeError(`client_cache in the database URL must be on or off, got ${JSON.stringify(clientCache)}`);
     }
+    // `?pipelines=0` sends every statement through the pool (PgBouncer in transaction mode).
+    const pipelines = url.searchParams.get('pipelines');
+    url.searchParams.delete('pipelines');
+    if (pipelines !== null && !/^(?:[0-9]|1[0-6])$/.test(pipelines)) {
+      throw new TypeError(`pipelines in the database URL must be a whole number from 0 to 16, got ${JSON.stringify(pipelines)}`);
+    }
     return PostgresStore.open({
       connectionString: url.href,
       ...(schema !== undefined ? { schema } : {}),
       ...(clientCache !== null ? { clientCache: clientCache === 'on' } : {}),
+      ...(pipelines !== null ? { pipelines: Number(pipelines) } : {}),
       ...(options.max !== undefined ? { max: options.max } : {}),
     });
   }

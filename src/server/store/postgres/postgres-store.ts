@@ -20,6 +20,7 @@ import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
 import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
 import { ClientCache } from './client-cache.js';
 import { assertSchemaName, migrate } from './migrations.js';
+import { Pipelines } from './pipelines.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database?...` */
@@ -43,9 +44,49 @@ export interface PostgresStoreOptions {
    * true; see ClientCache). Off, every request reads its client from the database.
    */
   clientCache?: boolean;
+  /**
+   * Connections in pg's pipeline mode for the statements of the token path (default 2; see
+   * pipelines.ts). 0 sends every statement through the pool, as a pooler that cannot pass
+   * pipelined statements on needs (PgBouncer in transaction mode).
+   */
+  pipelines?: number;
 }
 
 type Row = Record<string, unknown>;
+
+/**
+ * The statements sent over the pipelined connections: the request path's, each short and alone.
+ * Listings, deletions by owner, migrations and housekeeping go through the pool, so a long one
+ * never holds up a request's statement queued behind it.
+ */
+const pipelined = new Set<StatementName>([
+  'findClient',
+  'findUserById',
+  'findUserByUsername',
+  'insertSession',
+  'findSession',
+  'findSessionWithConsent',
+  'deleteSession',
+  'insertInteraction',
+  'findInteraction',
+  'deleteInteraction',
+  'findConsent',
+  'upsertConsent',
+  'insertCode',
+  'findCode',
+  'consumeCode',
+  'redeemCode',
+  'findGrant',
+  'revokeGrant',
+  'findRefreshToken',
+  'rotateRefreshToken',
+  'revokeAccessToken',
+  'isAccessTokenRevoked',
+  'insertEvents',
+  'hit',
+  'resetHits',
+  'peekHits',
+]);
 
 /**
  * BIGINT (int8) columns arrive as JS numbers. Set on this pool only, so other pg users in the
@@ -369,9 +410,13 @@ export class PostgresStore implements Store {
   /** Settles when every batch handed to the database so far is written (successfully or not). */
   private eventsWritten: Promise<void> = Promise.resolve();
 
-  private constructor(pool: pg.Pool, clientCache: ClientCache | undefined) {
+  /** The pipelined connections of the request path; undefined when turned off (pipelines: 0). */
+  readonly pipelines: Pipelines | undefined;
+
+  private constructor(pool: pg.Pool, clientCache: ClientCache | undefined, pipelines: Pipelines | undefined) {
     this.pool = pool;
     this.clientCache = clientCache;
+    this.pipelines = pipelines;
   }
 
   /** Connects, creates the schema if asked, and applies missing migrations. */
@@ -403,7 +448,8 @@ export class PostgresStore implements Store {
         });
         await clientCache.start();
       }
-      return new PostgresStore(pool, clientCache);
+      const pipelines = (options.pipelines ?? 2) > 0 ? new Pipelines(connection, options.pipelines ?? 2) : undefined;
+      return new PostgresStore(pool, clientCache, pipelines);
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw mapError(error);
@@ -412,7 +458,8 @@ export class PostgresStore implements Store {
 
   private async run(name: StatementName, values: unknown[]): Promise<pg.QueryResult<Row>> {
     try {
-      return await this.pool.query<Row>({ name, text: sql[name], values });
+      const query = { name, text: sql[name], values };
+      return await (this.pipelines && pipelined.has(name) ? this.pipelines.query<Row>(query) : this.pool.query<Row>(query));
     } catch (error) {
       throw mapError(error);
     }
@@ -751,6 +798,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.flushEvents();
     await this.clientCache?.close();
+    await this.pipelines?.end();
     if (!this.pool.ended) await this.pool.end();
   }
 }
