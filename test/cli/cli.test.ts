@@ -74,7 +74,9 @@ describe('latchkey clients', () => {
   it('clients list, show and delete', () => {
     const created = JSON.parse(latchkey(['clients', 'create', '--name', 'Temp', '--redirect-uri', 'https://t.example/cb', '--json']).stdout) as { client_id: string };
     expect(latchkey(['clients', 'list']).stdout).toContain(created.client_id);
-    const shown = JSON.parse(latchkey(['clients', 'show', created.client_id]).stdout) as { name: string; type: string };
+    const show = latchkey(['clients', 'show', created.client_id]);
+    expect(show.code, `stdout: ${show.stdout}\nstderr: ${show.stderr}`).toBe(0);
+    const shown = JSON.parse(show.stdout) as { name: string; type: string };
     expect(shown).toMatchObject({ name: 'Temp', type: 'confidential' });
     expect(latchkey(['clients', 'delete', created.client_id]).code).toBe(0);
     expect(latchkey(['clients', 'show', created.client_id]).code).toBe(2);
