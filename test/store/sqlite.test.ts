@@ -3,37 +3,28 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/server/store/sqlite/sqlite-store.js';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/server/store/sqlite/sqlite-store.js';
 import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../../src/server/core/ports.js';
 
-storeContract('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
-  const store = SqliteStore.open(join(dir, 'latchkey.db'));
-  return {
-    store,
-    rows: async (table) => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
-    close: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
-
-// The same contract with the reads of one turn sharing a snapshot, as `latchkey serve` runs it.
-storeContract('sqlite (turnSnapshot)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
-  const store = SqliteStore.open(join(dir, 'latchkey.db'), { turnSnapshot: true });
-  return {
-    store,
-    rows: async (table) => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
-    close: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+/** The contract on a SQLite file; with turnSnapshot, as `latchkey serve` runs it (one process). */
+function sqliteContract(name: string, options: SqliteStoreOptions): void {
+  storeContract(name, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
+    const store = SqliteStore.open(join(dir, 'latchkey.db'), options);
+    return {
+      store,
+      rows: async (table) => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+      close: async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
+sqliteContract('sqlite', {});
+sqliteContract('sqlite (turnSnapshot)', { turnSnapshot: true });
 
 describe('SqliteStore', () => {
   it('opens in WAL mode with synchronous=NORMAL, a 2 MB page cache and savepoints kept in memory', async () => {
