@@ -26,19 +26,29 @@ function sqliteContract(name: string, options: SqliteStoreOptions): void {
 sqliteContract('sqlite', {});
 sqliteContract('sqlite (turnSnapshot)', { turnSnapshot: true });
 
+/** Runs `body` with the path of a database file in a new temporary directory, removed afterwards. */
+async function withFile(body: (file: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
+  try {
+    await body(join(dir, 'latchkey.db'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('SqliteStore', () => {
   it('opens in WAL mode with synchronous=NORMAL, a 2 MB page cache and savepoints kept in memory', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
-    const store = SqliteStore.open(join(dir, 'latchkey.db'));
-    try {
-      expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(store.db.pragma('synchronous', { simple: true })).toBe(1);
-      expect(store.db.pragma('cache_size', { simple: true })).toBe(-2000);
-      expect(store.db.pragma('temp_store', { simple: true })).toBe(2);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file);
+      try {
+        expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+        expect(store.db.pragma('synchronous', { simple: true })).toBe(1);
+        expect(store.db.pragma('cache_size', { simple: true })).toBe(-2000);
+        expect(store.db.pragma('temp_store', { simple: true })).toBe(2);
+      } finally {
+        await store.close();
+      }
+    });
   });
 
   it('keeps its data across a close and a reopen of the file, and migrates only once', async () => {
@@ -60,14 +70,6 @@ describe('SqliteStore', () => {
 });
 
 describe('SqliteStore group commit', () => {
-  const withFile = async (body: (file: string) => Promise<void>) => {
-    const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
-    try {
-      await body(join(dir, 'latchkey.db'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
 
   it('the writes of one turn commit together, and each settles only once it is visible to another connection', async () => {
     await withFile(async (file) => {
@@ -158,17 +160,15 @@ describe('SqliteStore group commit', () => {
 });
 
 describe('SqliteStore turnSnapshot', () => {
-  const withStore = async (body: (store: SqliteStore, file: string) => Promise<void>) => {
-    const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
-    const file = join(dir, 'latchkey.db');
-    const store = SqliteStore.open(file, { turnSnapshot: true });
-    try {
-      await body(store, file);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
+  const withStore = (body: (store: SqliteStore, file: string) => Promise<void>) =>
+    withFile(async (file) => {
+      const store = SqliteStore.open(file, { turnSnapshot: true });
+      try {
+        await body(store, file);
+      } finally {
+        await store.close();
+      }
+    });
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
   it('a read after an awaited write sees it, even in the turn of an earlier read', async () => {
@@ -238,9 +238,7 @@ describe('SqliteStore turnSnapshot', () => {
   });
 
   it('close() with a read open in this turn closes cleanly and keeps every write', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'latchkey-store-'));
-    try {
-      const file = join(dir, 'latchkey.db');
+    await withFile(async (file) => {
       const store = SqliteStore.open(file, { turnSnapshot: true });
       await store.saveCode(codeRecord('h1'));
       await store.findCode('h1');
@@ -250,8 +248,6 @@ describe('SqliteStore turnSnapshot', () => {
       const reopened = SqliteStore.open(file);
       expect((await reopened.findCode('h2'))?.hash).toBe('h2');
       await reopened.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
