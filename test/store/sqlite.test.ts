@@ -119,6 +119,29 @@ describe('SqliteStore group commit', () => {
     });
   });
 
+  it('a write waits while another connection holds the write lock, sleeping at most briefly, then polling with the event loop free', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file);
+      const other = new Database(file);
+      other.exec('BEGIN IMMEDIATE');
+      const ticks: number[] = [];
+      const ticker = setInterval(() => ticks.push(performance.now()), 1);
+      const started = performance.now();
+      const write = store.saveCode(codeRecord('h1'));
+      setTimeout(() => other.exec('COMMIT'), 150);
+      await write;
+      clearInterval(ticker);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+      expect((await store.findCode('h1'))?.hash).toBe('h1');
+      // The event loop kept turning while the lock was held: no gap near the 150 ms wait.
+      const gaps = ticks.slice(1).map((t, i) => t - ticks[i]!);
+      expect(ticks.length).toBeGreaterThan(20);
+      expect(Math.max(...gaps)).toBeLessThan(50);
+      other.close();
+      await store.close();
+    });
+  });
+
   it('when a batch cannot commit, every write in it fails with StoreUnavailableError (503) and none is kept', async () => {
     await withFile(async (file) => {
       const store = SqliteStore.open(file);

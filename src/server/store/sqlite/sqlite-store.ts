@@ -115,6 +115,13 @@ function toKey(r: Row): KeyRecord {
 /** At most this many clients are kept by a SQLite store with turnSnapshot. */
 const CACHED_CLIENTS = 10_000;
 
+/** How long a batch sleeps at a time while another process holds the write lock (see `lock`). */
+const LOCK_PAUSE_US = 100;
+/** How long in all it sleeps so, blocking this process, before it polls from the event loop. */
+const LOCK_SLEEP_BUDGET_US = 2_000;
+/** Never notified: Atomics.wait on it is a sleep that gives the core away. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 export interface SqliteStoreOptions {
   /** Milliseconds to wait for a lock held by another process (the CLI, another worker). */
   busyTimeoutMs?: number;
@@ -138,7 +145,7 @@ export class SqliteStore implements Store {
   private readonly tx;
   /** Writes waiting for the next batch (see `write`). */
   private queue: QueuedWrite[] = [];
-  private flushTimer: NodeJS.Immediate | undefined;
+  private flushTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private lockWaitSince: number | undefined;
   private readonly busyTimeoutMs: number;
   /** The read transaction this turn's reads share (see `read`). */
@@ -665,8 +672,8 @@ export class SqliteStore implements Store {
 
   private flush(): void {
     if (this.flushTimer) {
-      clearImmediate(this.flushTimer);
-      clearTimeout(this.flushTimer as unknown as NodeJS.Timeout);
+      clearImmediate(this.flushTimer as NodeJS.Immediate);
+      clearTimeout(this.flushTimer as NodeJS.Timeout);
     }
     this.flushTimer = undefined;
     this.endRead();
@@ -697,31 +704,38 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * BEGIN IMMEDIATE without SQLite's busy handler, which would sleep with the whole process: while
-   * another process (the CLI, another worker) holds the write lock, the batch is retried on the
-   * next turn, collecting more writes meanwhile, until the busy timeout has passed.
+   * BEGIN IMMEDIATE without SQLite's busy handler, whose sleeps (1 ms, then 2, 5, 10 ...) are far
+   * longer than another worker's batch holds the lock. When another process (another worker, the
+   * CLI) holds it, the batch first waits in short sleeps in the kernel, LOCK_PAUSE_US at a time,
+   * up to LOCK_SLEEP_BUDGET_US: that leaves the core to the process holding the lock, which on a
+   * machine with fewer cores than busy processes has to run to let it go. (Retrying on every turn
+   * of the event loop instead kept the core busy with failed attempts: --workers 2 did a third
+   * fewer flows.) A lock held longer than that is polled every millisecond, with the event loop
+   * free meanwhile and more writes joining the batch, until the busy timeout has passed.
    */
   private lock(): boolean {
-    try {
-      this.s.begin.run();
-      this.lockWaitSince = undefined;
-      return true;
-    } catch (error) {
-      const now = Date.now();
-      this.lockWaitSince ??= now;
-      if (isBusy(error) && now - this.lockWaitSince < this.busyTimeoutMs) {
-        // Retry on the very next turn for the first 20 ms (another worker's batch holds the lock for
-        // a millisecond or two; waiting a timer tick instead cost --workers 2 a fifth of its flows),
-        // then poll every millisecond.
-        if (now - this.lockWaitSince < 20) this.flushTimer = setImmediate(() => this.flush());
-        else this.flushTimer = setTimeout(() => this.flush(), 1) as unknown as NodeJS.Immediate;
-      } else {
+    const first = this.lockWaitSince === undefined;
+    for (let slept = 0; ; slept += LOCK_PAUSE_US) {
+      try {
+        this.s.begin.run();
         this.lockWaitSince = undefined;
-        const batch = this.queue;
-        this.queue = [];
-        this.fail(batch, error);
+        return true;
+      } catch (error) {
+        const now = Date.now();
+        this.lockWaitSince ??= now;
+        if (!isBusy(error) || now - this.lockWaitSince >= this.busyTimeoutMs) {
+          this.lockWaitSince = undefined;
+          const batch = this.queue;
+          this.queue = [];
+          this.fail(batch, error);
+          return false;
+        }
+        if (!first || slept >= LOCK_SLEEP_BUDGET_US) {
+          this.flushTimer = setTimeout(() => this.flush(), 1);
+          return false;
+        }
+        Atomics.wait(pause, 0, 0, LOCK_PAUSE_US / 1000);
       }
-      return false;
     }
   }
 
