@@ -7,7 +7,7 @@
  * right), p50/p99 latency per operation, server CPU per operation and peak RSS (both read from
  * /proc for the server's processes), errors, and Latchkey's ratio to oidc-provider.
  *
- * Environment: BENCH_SECONDS (per row, default 5), BENCH_WARMUP_SECONDS (default 2),
+ * Environment: BENCH_SECONDS (per row, default 5), BENCH_WARMUP_SECONDS (default 3),
  * BENCH_CONNECTIONS (default 32), BENCH_POSTGRES_URL, BENCH_SKIP (comma-separated: postgres, small-heap,
  * workers, resource), BENCH_JSON (write the results here), BENCH_SVG (default docs/benchmarks.svg).
  */
@@ -32,7 +32,7 @@ import { postgresUrl, startLatchkey, startOidcProvider, type Target } from './li
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 /** The young-generation cap docs/deployment.md recommends (V8's default grows to 16 MB per semi-space). */
@@ -121,7 +121,7 @@ function fmt(value: number, digits: number): string {
 
 async function warmUp(target: Target): Promise<void> {
   if (WARMUP_SECONDS <= 0) return;
-  await runLoad({ url: target.origin, connections: CONNECTIONS, seconds: WARMUP_SECONDS, steps: [authorizeStep(target), exchangeStep(target)], filler: { method: 'GET', path: target.fillerPath } });
+  await runLoad({ url: target.origin, connections: CONNECTIONS, seconds: WARMUP_SECONDS * target.servingProcesses, steps: [authorizeStep(target), exchangeStep(target)], filler: { method: 'GET', path: target.fillerPath } });
 }
 
 /** Mints a pool of codes through GET /authorize, for up to 1.5 × the row time. */
@@ -214,9 +214,9 @@ async function main(): Promise<void> {
       log(`  PostgreSQL row failed: ${(error as Error).message}`);
     }
   }
-  // Variants of the SQLite full flow, measured back to back against a one-worker server started
-  // with them: on a shared machine the CPU available drifts over a run, so each variant is compared
-  // with the reference measured next to it, not with the first row.
+  // Variants of the SQLite full flow, measured alternately, a second at a time, with a one-worker
+  // server started with them: on a shared machine the CPU available drifts over a run, so each
+  // variant is compared with the reference measured in the same seconds, not with the first row.
   const variants: Array<{ skip: string; note: string; options: Parameters<typeof startLatchkey>[0] }> = [
     { skip: 'workers', note: 'one worker, measured next to the variants below', options: { database: 'sqlite', name: ADJACENT } },
     // docs/deployment.md: V8 grows its young generation to 2 × 16 MB under sustained load; capped at
@@ -226,11 +226,11 @@ async function main(): Promise<void> {
   ];
   const chosen = variants.filter((v) => !SKIP.has(v.skip));
   if (chosen.length > 1) {
-    log(`full code flow, back to back: ${chosen.map((v) => v.note).join('; ')}`);
+    log(`full code flow, alternating one second at a time: ${chosen.map((v) => v.note).join('; ')}`);
     const servers = await Promise.all(chosen.map((v) => startLatchkey(v.options)));
     try {
       for (const target of servers) await warmUp(target);
-      for (const target of servers) record(await measure('full code flow', target, [authorizeStep(target), exchangeStep(target)]));
+      for (const result of await measureAlternating('full code flow', servers, (target) => [authorizeStep(target), exchangeStep(target)])) record(result);
     } finally {
       await Promise.all(servers.map((target) => target.close()));
     }

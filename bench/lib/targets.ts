@@ -50,6 +50,11 @@ export interface Target {
   clientSecret: string;
   /** Cookie header of the signed-in session with remembered consent. */
   cookie: string;
+  /**
+   * Processes that answer requests (a CLI's workers; 1 otherwise). Each gets its share of the
+   * load, so each needs that many times the warm-up to see as many requests before it is measured.
+   */
+  servingProcesses: number;
   /** The server's processes now (the CLI primary and its workers). */
   pids(): number[];
   /** Last lines of the server's log, for error reports. */
@@ -216,6 +221,7 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
     introspectionPath: '/introspect',
     fillerPath: '/healthz',
     ...seeded,
+    servingProcesses: workers,
     pids: () => processTree(child.pid!),
     logTail: () => tail(logFile),
     async close() {
@@ -263,6 +269,7 @@ export async function startOidcProvider(options: { nodeFlags?: string[] } = {}):
     clientId,
     clientSecret,
     cookie: '',
+    servingProcesses: 1,
     pids: () => processTree(child.pid!),
     logTail: () => tail(logFile),
     async close() {
