@@ -115,10 +115,10 @@ function toKey(r: Row): KeyRecord {
 /** At most this many clients are kept by a SQLite store with turnSnapshot. */
 const CACHED_CLIENTS = 10_000;
 
-/** How long a batch sleeps at a time while another process holds the write lock (see `lock`). */
+/** How long a batch sleeps between two tries while another process holds the write lock (see `lock`). */
 const LOCK_PAUSE_US = 100;
-/** How long in all it sleeps so, blocking this process, before it polls from the event loop. */
-const LOCK_SLEEP_BUDGET_US = 2_000;
+/** How long it goes on so, blocking this process, before the event loop turns once. */
+const LOCK_WAIT_CHUNK_US = 2_000;
 /** Never notified: Atomics.wait on it is a sleep that gives the core away. */
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -705,16 +705,16 @@ export class SqliteStore implements Store {
 
   /**
    * BEGIN IMMEDIATE without SQLite's busy handler, whose sleeps (1 ms, then 2, 5, 10 ...) are far
-   * longer than another worker's batch holds the lock. When another process (another worker, the
-   * CLI) holds it, the batch first waits in short sleeps in the kernel, LOCK_PAUSE_US at a time,
-   * up to LOCK_SLEEP_BUDGET_US: that leaves the core to the process holding the lock, which on a
-   * machine with fewer cores than busy processes has to run to let it go. (Retrying on every turn
-   * of the event loop instead kept the core busy with failed attempts: --workers 2 did a third
-   * fewer flows.) A lock held longer than that is polled every millisecond, with the event loop
-   * free meanwhile and more writes joining the batch, until the busy timeout has passed.
+   * longer than another worker's batch holds the lock, and which sleeps with the whole process.
+   * While another process (another worker, the CLI) holds the lock, the batch tries again every
+   * LOCK_PAUSE_US, asleep in the kernel in between (which leaves the core to the process holding
+   * the lock), for LOCK_WAIT_CHUNK_US at a time; between two such stretches the event loop turns
+   * once, so that other requests go on and more writes join the batch, until the busy timeout.
+   * SQLite's lock has no queue: whoever tries first after it is let go gets it. Polling from the
+   * event loop once a millisecond, the earlier design, lost that race to the other worker's next
+   * batch so often that one of two workers starved.
    */
   private lock(): boolean {
-    const first = this.lockWaitSince === undefined;
     for (let slept = 0; ; slept += LOCK_PAUSE_US) {
       try {
         this.s.begin.run();
@@ -730,8 +730,8 @@ export class SqliteStore implements Store {
           this.fail(batch, error);
           return false;
         }
-        if (!first || slept >= LOCK_SLEEP_BUDGET_US) {
-          this.flushTimer = setTimeout(() => this.flush(), 1);
+        if (slept >= LOCK_WAIT_CHUNK_US) {
+          this.flushTimer = setImmediate(() => this.flush());
           return false;
         }
         Atomics.wait(pause, 0, 0, LOCK_PAUSE_US / 1000);
