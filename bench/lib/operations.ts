@@ -36,6 +36,18 @@ function json(body: string): Record<string, unknown> | undefined {
   }
 }
 
+/** `name`'s value in a query string, or undefined. */
+function queryValue(query: string, name: string): string | undefined {
+  for (let at = 0; at < query.length; ) {
+    const end = query.indexOf('&', at);
+    const pair = query.slice(at, end < 0 ? query.length : end);
+    if (pair.startsWith(`${name}=`)) return decodeURIComponent(pair.slice(name.length + 1).replace(/\+/g, ' '));
+    if (end < 0) break;
+    at = end + 1;
+  }
+  return undefined;
+}
+
 /** GET /authorize with the session cookie, fresh PKCE and state; expects a 303 to the redirect URI with code and the same state. */
 export function authorizeStep(target: Target): Step {
   return {
@@ -44,23 +56,34 @@ export function authorizeStep(target: Target): Step {
       const { verifier, state, params } = pkceParams(target);
       context.verifier = verifier;
       context.state = state;
-      return { method: 'GET', path: `${target.authorizationPath}?${new URLSearchParams(params)}`, headers: { cookie: target.cookie } };
+      return { method: 'GET', path: `${target.authorizationPath}?${form(params)}`, headers: { cookie: target.cookie } };
     },
     check(status, body, headers, context): Verdict {
       const location = header(headers, 'location');
       if (status !== 303 && status !== 302) return { error: describe(status, body) };
       if (!location?.startsWith(`${REDIRECT_URI}?`)) return { error: `HTTP ${status} to ${location?.slice(0, 80)}` };
-      const query = new URLSearchParams(location.slice(REDIRECT_URI.length + 1));
-      const code = query.get('code');
-      if (!code || query.get('state') !== context.state) return { error: `HTTP ${status} without code or with another state: ${location.slice(0, 100)}` };
+      const query = location.slice(REDIRECT_URI.length + 1);
+      const code = queryValue(query, 'code');
+      if (!code || queryValue(query, 'state') !== context.state) return { error: `HTTP ${status} without code or with another state: ${location.slice(0, 100)}` };
       context.code = code;
       return { next: true };
     },
   };
 }
 
-function tokenRequest(target: Target, form: Record<string, string>): HttpRequest {
-  return { method: 'POST', path: target.tokenPath, headers: { authorization: basic(target), 'content-type': FORM }, body: new URLSearchParams(form).toString() };
+/** application/x-www-form-urlencoded, as URLSearchParams would write it, for the few characters these values hold. */
+function form(fields: Record<string, string>): string {
+  let out = '';
+  for (const name in fields) out += `${out ? '&' : ''}${name}=${encodeURIComponent(fields[name]!).replace(/%20/g, '+')}`;
+  return out;
+}
+
+const basicHeaders = new WeakMap<Target, string>();
+
+function tokenRequest(target: Target, fields: Record<string, string>): HttpRequest {
+  let authorization = basicHeaders.get(target);
+  if (!authorization) basicHeaders.set(target, (authorization = basic(target)));
+  return { method: 'POST', path: target.tokenPath, headers: { authorization, 'content-type': FORM }, body: form(fields) };
 }
 
 function tokenCheck(status: number, body: string, onTokens?: (tokens: IssuedTokens) => void): Verdict {
