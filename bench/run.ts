@@ -307,6 +307,14 @@ function targetsTable(): string[] {
   };
   rows.push(['full flows/s ≥ 4 × oidc-provider', ratio('full code flow', sqlite), (v) => v >= 4, '×']);
   rows.push(['server CPU per full flow ≤ 0.3 ms', flow?.cpuMsPerOp, (v) => v <= 0.3, 'ms']);
+  // The 0.3 ms was set on a machine where oidc-provider spent about 1.2 ms per full flow (issue 8);
+  // this share of oidc-provider's CPU in the same run carries the target to a faster or slower machine.
+  rows.push([
+    'server CPU per full flow ≤ 0.25 × oidc-provider\'s in the same run (0.3 of its 1.2 ms in issue 8)',
+    flow && base ? flow.cpuMsPerOp / base.cpuMsPerOp : undefined,
+    (v) => v <= 0.25,
+    '× theirs',
+  ]);
   rows.push(['token endpoint (authorization_code) ≥ 3 × oidc-provider', ratio('token (authorization_code)', sqlite), (v) => v >= 3, '×']);
   rows.push(['refresh grants/s (rotation) ≥ 3 × oidc-provider', ratio('token (refresh_token, rotation)', sqlite), (v) => v >= 3, '×']);
   rows.push(['p99 at 32 connections ≤ ⅓ of oidc-provider (full flow)', flow && base ? flow.p99Ms / base.p99Ms : undefined, (v) => v <= 1 / 3, '× theirs']);
