@@ -145,7 +145,7 @@ export class SqliteStore implements Store {
   private readonly tx;
   /** Writes waiting for the next batch (see `write`). */
   private queue: QueuedWrite[] = [];
-  private flushTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Immediate | undefined;
   private lockWaitSince: number | undefined;
   private readonly busyTimeoutMs: number;
   /** The read transaction this turn's reads share (see `read`). */
@@ -671,10 +671,7 @@ export class SqliteStore implements Store {
   }
 
   private flush(): void {
-    if (this.flushTimer) {
-      clearImmediate(this.flushTimer as NodeJS.Immediate);
-      clearTimeout(this.flushTimer as NodeJS.Timeout);
-    }
+    if (this.flushTimer) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     this.endRead();
     if (!this.lock()) return;
