@@ -11,7 +11,7 @@
  * in a variant starts another build (a `git worktree` of an earlier commit, built), to compare
  * builds the same way.
  *
- * Environment: SLICE (default 2), ROUNDS (default 8), WARMUP (seconds of full flows first, default 3,
+ * Environment: SLICE (default 2), ROUNDS (default 8), WARMUP (seconds of full flows first, default 15,
  * times N for WORKERS=N), BENCH_CONNECTIONS (default 32),
  * BENCH_POSTGRES_URL, MINT_SECONDS.
  */
@@ -23,7 +23,7 @@ import { startLatchkey, type Target } from './lib/targets.js';
 
 const SLICE = Number(process.env.SLICE ?? 2);
 const ROUNDS = Number(process.env.ROUNDS ?? 8);
-const WARMUP = Number(process.env.WARMUP ?? 3);
+const WARMUP = Number(process.env.WARMUP ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const args = process.argv.slice(2);
 const database = args.includes('--postgres') ? 'postgres' : 'sqlite';

@@ -8,7 +8,7 @@
  * codes minted before a row is not evicted before it is exchanged.
  *
  * Login and consent are programmatic: /interaction/:uid finishes the interaction at once for the
- * bench user, with a grant that covers the requested scope and resource, so the session cookies
+ * user named in the request's login_hint, with a grant that covers the requested scope and resource, so the session cookies
  * and the remembered grant can be reused for every later authorization request.
  *
  * Reports `{ port }` to the parent over IPC once listening.
@@ -49,7 +49,6 @@ const clientSecret = process.env.BENCH_CLIENT_SECRET ?? 'bench-secret-0123456789
 const redirectUri = process.env.BENCH_REDIRECT_URI ?? 'http://127.0.0.1:9/cb';
 const audience = process.env.BENCH_AUDIENCE ?? 'http://127.0.0.1/api';
 const scope = process.env.BENCH_SCOPE ?? 'api:read';
-const accountId = 'bench-user';
 
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
@@ -117,9 +116,10 @@ provider = new ProviderClass(issuer, {
 });
 const handler = provider.callback();
 
-/** Programmatic login and consent: the bench user, and a grant covering what was asked. */
+/** Programmatic login and consent: the user the request names in login_hint, and a grant covering what was asked. */
 async function finishInteraction(p: Provider, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const details = await p.interactionDetails(req, res);
+  const accountId = details.params.login_hint ?? 'bench-user';
   const grant = details.grantId ? ((await p.Grant.find(details.grantId)) ?? new p.Grant({ accountId, clientId })) : new p.Grant({ accountId, clientId });
   grant.addResourceScope(audience, scope);
   const missingOidc = details.prompt.details.missingOIDCScope as string[] | undefined;
@@ -129,5 +129,8 @@ async function finishInteraction(p: Provider, req: IncomingMessage, res: ServerR
   const grantId = await grant.save();
   await p.interactionFinished(req, res, { login: { accountId, remember: true }, consent: { grantId } }, { mergeWithLastSubmission: false });
 }
+
+// Exit normally on SIGTERM (bench/lib/targets.ts stops servers so), which lets `node --cpu-prof` write its profile.
+process.once('SIGTERM', () => process.exit(0));
 
 process.send?.({ port });

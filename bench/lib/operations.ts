@@ -48,15 +48,17 @@ function queryValue(query: string, name: string): string | undefined {
   return undefined;
 }
 
-/** GET /authorize with the session cookie, fresh PKCE and state; expects a 303 to the redirect URI with code and the same state. */
+/** GET /authorize with a user's session cookie (the users in turn), fresh PKCE and state; expects a 303 to the redirect URI with code and the same state. */
 export function authorizeStep(target: Target): Step {
+  let user = 0;
   return {
     name: 'authorize',
     build(context) {
       const { verifier, state, params } = pkceParams(target);
       context.verifier = verifier;
       context.state = state;
-      return { method: 'GET', path: `${target.authorizationPath}?${form(params)}`, headers: { cookie: target.cookie } };
+      const cookie = target.cookies[user++ % target.cookies.length]!;
+      return { method: 'GET', path: `${target.authorizationPath}?${form(params)}`, headers: { cookie } };
     },
     check(status, body, headers, context): Verdict {
       const location = header(headers, 'location');

@@ -2,8 +2,14 @@
  * The two servers under load, each in its own child process: Latchkey through its built CLI
  * (`bin/latchkey.js serve`, on a fresh SQLite file or a fresh PostgreSQL schema, one process or
  * `--workers N`), and oidc-provider through bench/oidc-provider-server.ts. Both get the same
- * client (confidential, client_secret_basic, one redirect URI), the same scope, and a signed-in
- * session with remembered consent, so GET /authorize answers at once with a 303 carrying a code.
+ * client (confidential, client_secret_basic, one redirect URI), the same scope, and BENCH_USERS
+ * users (default 256), each with a signed-in session and remembered consent, so GET /authorize
+ * answers at once with a 303 carrying a code.
+ *
+ * Many users, not one: a user's grant collects every token issued to it, and oidc-provider's
+ * memory adapter rewrites a grant's whole member list at each token it stores. With one user for
+ * every flow of a run, oidc-provider's CPU per flow doubled within 36 s (44 % of it in
+ * `setGrantMembers`), which no real user's few flows would cause.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +28,8 @@ import { processTree } from './proc.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const REDIRECT_URI = 'http://127.0.0.1:9/cb';
 export const SCOPE = 'api:read';
+/** Signed-in users per server; the flows take their sessions in turn. */
+export const USERS = Number(process.env.BENCH_USERS ?? 256);
 /** The local PostgreSQL's Unix socket (Debian's place for it). */
 const POSTGRES_SOCKET_DIR = '/var/run/postgresql';
 
@@ -48,8 +56,8 @@ export interface Target {
   fillerPath: string;
   clientId: string;
   clientSecret: string;
-  /** Cookie header of the signed-in session with remembered consent. */
-  cookie: string;
+  /** Cookie headers of the signed-in sessions with remembered consent, one per user. */
+  cookies: string[];
   /**
    * Processes that answer requests (a CLI's workers; 1 otherwise). Each gets its share of the
    * load, so each needs that many times the warm-up to see as many requests before it is measured.
@@ -126,16 +134,20 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-/** The client, user, session and consent, written straight through the Store API. */
-async function seed(store: Store, api: ServerApi): Promise<{ clientId: string; clientSecret: string; cookie: string }> {
+/** The client and USERS users, each with a session and consent, written straight through the Store API. */
+async function seed(store: Store, api: ServerApi): Promise<{ clientId: string; clientSecret: string; cookies: string[] }> {
   const now = Date.now();
   const { client, clientSecret } = await api.registerClient(store, { name: 'Bench App', redirectUris: [REDIRECT_URI], scopes: [SCOPE] });
-  const userId = randomBytes(16).toString('base64url');
-  await store.createUser({ id: userId, username: 'bench', passwordHash: 'not-used-by-the-bench', createdAt: now });
-  const cookieValue = randomBytes(32).toString('base64url');
-  await store.createSession({ idHash: sha256(cookieValue), userId, authTime: now, createdAt: now, expiresAt: now + 8 * 3600 * 1000 });
-  await store.saveConsent({ userId, clientId: client.id, scope: [SCOPE], grantedAt: now });
-  return { clientId: client.id, clientSecret: clientSecret!, cookie: `latchkey-session=${cookieValue}` };
+  const cookies: string[] = [];
+  for (let i = 0; i < USERS; i++) {
+    const userId = randomBytes(16).toString('base64url');
+    await store.createUser({ id: userId, username: `bench-${i}`, passwordHash: 'not-used-by-the-bench', createdAt: now });
+    const cookieValue = randomBytes(32).toString('base64url');
+    await store.createSession({ idHash: sha256(cookieValue), userId, authTime: now, createdAt: now, expiresAt: now + 8 * 3600 * 1000 });
+    await store.saveConsent({ userId, clientId: client.id, scope: [SCOPE], grantedAt: now });
+    cookies.push(`latchkey-session=${cookieValue}`);
+  }
+  return { clientId: client.id, clientSecret: clientSecret!, cookies };
 }
 
 export interface LatchkeyTargetOptions {
@@ -237,7 +249,7 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
   };
 }
 
-/** oidc-provider in its own process, signed in once through its (programmatic) interaction. */
+/** oidc-provider in its own process, each user signed in once through its (programmatic) interaction. */
 export async function startOidcProvider(options: { nodeFlags?: string[] } = {}): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'oidc-provider-bench-'));
   const logFile = join(dir, 'server.log');
@@ -268,7 +280,7 @@ export async function startOidcProvider(options: { nodeFlags?: string[] } = {}):
     fillerPath: '/jwks',
     clientId,
     clientSecret,
-    cookie: '',
+    cookies: [],
     servingProcesses: 1,
     pids: () => processTree(child.pid!),
     logTail: () => tail(logFile),
@@ -278,7 +290,9 @@ export async function startOidcProvider(options: { nodeFlags?: string[] } = {}):
     },
   };
   try {
-    target.cookie = await signInToOidcProvider(target);
+    // Eight sign-ins at a time; each user is named by login_hint, which the interaction signs in.
+    const users = Array.from({ length: USERS }, (_, i) => `bench-${i}`);
+    for (let i = 0; i < users.length; i += 8) target.cookies.push(...(await Promise.all(users.slice(i, i + 8).map((user) => signInToOidcProvider(target, user)))));
   } catch (error) {
     await target.close();
     throw error;
@@ -286,11 +300,11 @@ export async function startOidcProvider(options: { nodeFlags?: string[] } = {}):
   return target;
 }
 
-/** Follows one authorization request through the interaction; returns the session cookies. */
-async function signInToOidcProvider(target: Target): Promise<string> {
+/** Follows one authorization request for `user` through the interaction; returns the session cookies. */
+async function signInToOidcProvider(target: Target, user: string): Promise<string> {
   const jar = new Map<string, string>();
   const { pkceParams } = await import('./pkce.js');
-  let url = new URL(`${target.authorizationPath}?${new URLSearchParams({ ...pkceParams(target).params })}`, target.origin);
+  let url = new URL(`${target.authorizationPath}?${new URLSearchParams({ ...pkceParams(target).params, login_hint: user })}`, target.origin);
   for (let step = 0; step < 10; step++) {
     const response = await fetch(url, { redirect: 'manual', headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } });
     for (const line of response.headers.getSetCookie()) {
