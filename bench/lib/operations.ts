@@ -17,10 +17,18 @@ export interface IssuedTokens {
 
 const FORM = 'application/x-www-form-urlencoded';
 
+const basicHeaders = new WeakMap<Target, string>();
+
+/** The Basic authorization header for the target's client, built once per target. */
 function basic(target: Target): string {
-  // RFC 6749 §2.3.1: each part form-urlencoded before base64.
-  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${encode(target.clientId)}:${encode(target.clientSecret)}`).toString('base64')}`;
+  let authorization = basicHeaders.get(target);
+  if (!authorization) {
+    // RFC 6749 §2.3.1: each part form-urlencoded before base64.
+    const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+    authorization = `Basic ${Buffer.from(`${encode(target.clientId)}:${encode(target.clientSecret)}`).toString('base64')}`;
+    basicHeaders.set(target, authorization);
+  }
+  return authorization;
 }
 
 function header(headers: Record<string, string | string[]>, name: string): string | undefined {
@@ -80,12 +88,8 @@ function form(fields: Record<string, string>): string {
   return out;
 }
 
-const basicHeaders = new WeakMap<Target, string>();
-
 function tokenRequest(target: Target, fields: Record<string, string>): HttpRequest {
-  let authorization = basicHeaders.get(target);
-  if (!authorization) basicHeaders.set(target, (authorization = basic(target)));
-  return { method: 'POST', path: target.tokenPath, headers: { authorization, 'content-type': FORM }, body: form(fields) };
+  return { method: 'POST', path: target.tokenPath, headers: { authorization: basic(target), 'content-type': FORM }, body: form(fields) };
 }
 
 function tokenCheck(status: number, body: string, onTokens?: (tokens: IssuedTokens) => void): Verdict {
@@ -174,7 +178,7 @@ export function introspectStep(target: Target, tokens: string[], hint: 'refresh_
         method: 'POST',
         path: target.introspectionPath,
         headers: { authorization: basic(target), 'content-type': FORM },
-        body: new URLSearchParams({ token, token_type_hint: hint }).toString(),
+        body: form({ token, token_type_hint: hint }),
       };
     },
     check(status, body) {

@@ -1,4 +1,5 @@
 import { hash, randomFillSync } from 'node:crypto';
+import { REDIRECT_URI, SCOPE } from './targets.js';
 
 /*
  * The load generator shares the machine's cores with the server it measures, so what it spends
@@ -27,8 +28,8 @@ export function pkceParams(client: { clientId: string }): { verifier: string; st
     params: {
       response_type: 'code',
       client_id: client.clientId,
-      redirect_uri: 'http://127.0.0.1:9/cb',
-      scope: 'api:read',
+      redirect_uri: REDIRECT_URI,
+      scope: SCOPE,
       state,
       code_challenge: hash('sha256', verifier, 'base64url'),
       code_challenge_method: 'S256',

@@ -271,7 +271,7 @@ export class Throttle {
     if (!this.settings.pkceReuseDetection) return false;
     // 48 bits of SHA-256 stand for the pair: about 60 bytes each where the strings took 300 (they
     // keep the request's strings alive); two pairs share a key once in 2^48 / RECENT_CHALLENGES.
-    const key = Number.parseInt(hash('sha256', `${clientId}\n${codeChallenge}`, 'hex').slice(0, 12), 16);
+    const key = hash('sha256', `${clientId}\n${codeChallenge}`, 'buffer').readUIntBE(0, 6);
     const seen = this.recentChallenges.delete(key);
     this.recentChallenges.add(key);
     if (this.recentChallenges.size > RECENT_CHALLENGES) this.recentChallenges.delete(this.recentChallenges.values().next().value!);
