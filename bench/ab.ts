@@ -7,7 +7,7 @@
  * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
  * machine gets, which drifts over minutes, falls on every variant alike. Prints flows/s, the
  * server's CPU per flow and, on PostgreSQL, the database's (every `postgres` process on the
- * machine), and the server's peak RSS while measured. `BENCH_LATCHKEY_BIN=/elsewhere/bin/latchkey.js`
+ * machine), p50 and p99 of an operation's latency over all its slices, and the server's peak RSS while measured. `BENCH_LATCHKEY_BIN=/elsewhere/bin/latchkey.js`
  * in a variant starts another build (a `git worktree` of an earlier commit, built), to compare
  * builds the same way.
  *
@@ -16,7 +16,7 @@
  * BENCH_POSTGRES_URL, MINT_SECONDS.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { runLoad } from './lib/load.js';
+import { percentile, runLoad } from './lib/load.js';
 import { authorizeStep, exchangeStep, mintCodeStep, poolExchangeStep, type IssuedCode } from './lib/operations.js';
 import { alternate, combine, share } from './lib/shares.js';
 import { startLatchkey, type Target } from './lib/targets.js';
@@ -91,7 +91,7 @@ try {
     const slices = shares[i]!.map((s) => Math.round(s.load.ok / s.load.elapsedS)).join(' ');
     const db = database === 'postgres' ? `  PostgreSQL ${(t.otherCpuMs / t.load.ok).toFixed(3)} ms/flow` : '';
     console.log(
-      `${variant.padEnd(32)} ${(t.load.ok / t.load.elapsedS).toFixed(0).padStart(6)} ${tokenRow ? 'exchanges' : 'flows'}/s  server ${(t.cpuMs / t.load.ok).toFixed(3)} ms/op${db}  peak RSS ${t.peakRssMb.toFixed(0)} MB  errors ${t.load.errorCount}  slices ${slices}`,
+      `${variant.padEnd(32)} ${(t.load.ok / t.load.elapsedS).toFixed(0).padStart(6)} ${tokenRow ? 'exchanges' : 'flows'}/s  server ${(t.cpuMs / t.load.ok).toFixed(3)} ms/op${db}  p50 ${percentile(t.load.latenciesMs, 50).toFixed(1)} p99 ${percentile(t.load.latenciesMs, 99).toFixed(1)} ms  peak RSS ${t.peakRssMb.toFixed(0)} MB  errors ${t.load.errorCount}  slices ${slices}`,
     );
   }
 } finally {
