@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/server/core/digest.js';
 import { newGrantId, newToken, storageKey } from '../../src/server/core/token-keys.js';
 import { cryptoRandom } from '../../src/server/platform/random.js';
+import { successorOf } from '../../src/server/core/grants/refresh-token-secret.js';
 
 const T = Date.UTC(2026, 10, 21, 12, 0, 0);
 
@@ -36,8 +37,21 @@ describe('codes, refresh tokens and grant ids: issue-time prefix, stored under p
     expect(storageKey(tampered).slice(10)).not.toBe(storageKey(token).slice(10));
   });
 
-  it('a token without the prefix (a successor derived by HMAC, a token issued before the prefix) is keyed by its digest alone', () => {
+  it('a token without the prefix (issued before the prefix existed) is keyed by its digest alone', () => {
     const legacy = cryptoRandom.token(32);
     expect(storageKey(legacy)).toBe(sha256(legacy));
+  });
+
+  it('T4 RFC 9700 §4.14.2: a successor is its predecessor\'s issue time and an HMAC of the predecessor, the same at every retry', () => {
+    const secret = Buffer.alloc(32, 7);
+    const first = newToken(cryptoRandom, T);
+    const successor = successorOf(secret, first, T);
+    expect(successor).toMatch(/^[0-9a-z]{9}\.[A-Za-z0-9_-]{43}$/);
+    expect(parseInt(successor.slice(0, 9), 36)).toBe(T);
+    expect(successorOf(secret, first, T)).toBe(successor);
+    expect(successorOf(Buffer.alloc(32, 8), first, T)).not.toBe(successor);
+    // Successors of later tokens sort after those of earlier ones, like every other token key.
+    const next = successorOf(secret, successor, T + 60_000);
+    expect([storageKey(next), storageKey(successor)].sort()).toEqual([storageKey(successor), storageKey(next)]);
   });
 });

@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../src/server/core/digest.js';
-import { newGrantId, newToken, storageKey } from '../../src/server/core/token-keys.js';
+import { newGrantId, newToken, storageKey, timeOrdered } from '../../src/server/core/token-keys.js';
 import { cryptoRandom } from '../../src/server/platform/random.js';
 import type { Store } from '../../src/server/core/ports.js';
 import { MemoryStore } from '../../src/server/store/memory/memory-store.js';
@@ -25,13 +24,14 @@ const token = () => randomBytes(32).toString('base64url');
 
 /**
  * One flow with production-shaped values: codes, first refresh tokens and grant ids carry their
- * issue time (src/server/core/token-keys.ts); a rotated successor is an HMAC, keyed by its digest.
+ * issue time (src/server/core/token-keys.ts); a rotated successor is its predecessor's issue time
+ * and an HMAC (src/server/core/grants/refresh-token-secret.ts).
  */
 async function flow(store: Store, now: number): Promise<void> {
   const codeHash = storageKey(newToken(cryptoRandom, now));
   const grantId = newGrantId(cryptoRandom, now);
   const first = storageKey(newToken(cryptoRandom, now));
-  const second = sha256(token());
+  const second = storageKey(timeOrdered(now, token()));
   const parties = { clientId: 'demo-app', userId: 'u-2f1c9a7e5b3d4c6a' };
   await store.saveCode(codeRecord(codeHash, { ...parties, grantId, redirectUri: 'https://app.example.com/callback', scope: ['openid', 'profile', 'offline_access'], expiresAt: now + 60_000 }));
   const grant = grantRecord(grantId, { ...parties, scope: ['openid', 'profile', 'offline_access'], createdAt: now });

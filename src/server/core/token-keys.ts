@@ -20,7 +20,12 @@ function timePrefix(now: number): string {
 
 /** A new code or refresh token: `<issue time>.<256 random bits, base64url>`. */
 export function newToken(random: Random, now: number): string {
-  return `${timePrefix(now)}.${random.token(32)}`;
+  return timeOrdered(now, random.token(32));
+}
+
+/** `<time>.<secret part>`: a token whose storage key sorts by `time` (see storageKey). */
+export function timeOrdered(time: number, secretPart: string): string {
+  return `${timePrefix(time)}.${secretPart}`;
 }
 
 /** A new grant (refresh-token family) id: the issue time, then 128 random bits. */
@@ -31,8 +36,8 @@ export function newGrantId(random: Random, now: number): string {
 /**
  * The key a code or refresh token is stored and looked up under: the SHA-256 digest of the whole
  * token (only digests are ever stored), behind the token's time prefix. A token without the
- * prefix (a refresh token's successor, derived by HMAC; tokens issued before the prefix existed)
- * is keyed by its digest alone. Changing a token's prefix changes its key, so it is not found.
+ * prefix (one issued before the prefix existed) is keyed by its digest alone. Changing a token's
+ * prefix changes its key, so it is not found.
  */
 export function storageKey(token: string): string {
   return token.charCodeAt(TIME_WIDTH) === 0x2e /* . */ ? `${token.slice(0, TIME_WIDTH + 1)}${sha256(token)}` : sha256(token);

@@ -43,7 +43,7 @@ export const refreshTokenGrant: GrantHandler = {
       throw oauthError('invalid_target', { description: 'resource differs from the one originally granted.', detail: 'resource mismatch' });
     }
 
-    const successor = successorOf(ctx.refreshSecret, token);
+    const successor = successorOf(ctx.refreshSecret, token, record.createdAt);
     const successorRecord: RefreshTokenRecord = {
       hash: storageKey(successor),
       grantId: grant.id,
