@@ -7,9 +7,9 @@
  * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
  * machine gets, which drifts over minutes, falls on every variant alike. Prints flows/s, the
  * server's CPU per flow and, on PostgreSQL, the database's (every `postgres` process on the
- * machine), p50 and p99 of an operation's latency over all its slices, and the server's peak RSS while measured. `BENCH_LATCHKEY_BIN=/elsewhere/bin/latchkey.js`
- * in a variant starts another build (a `git worktree` of an earlier commit, built), to compare
- * builds the same way.
+ * machine), p50 and p99 of an operation's latency over all its slices, and the server's peak RSS
+ * while measured. `BENCH_LATCHKEY_BIN=/elsewhere/bin/latchkey.js` in a variant starts another
+ * build (a `git worktree` of an earlier commit, built), to compare builds the same way.
  *
  * Environment: SLICE (default 2), ROUNDS (default 8), WARMUP (seconds of full flows first, default 15,
  * times N for WORKERS=N), BENCH_CONNECTIONS (default 32),
