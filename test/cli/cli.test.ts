@@ -64,7 +64,9 @@ describe('latchkey clients', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { client_id: string; client_secret: string };
     expect(out.client_secret.length).toBeGreaterThanOrEqual(43);
-    expect(JSON.parse(latchkey(['clients', 'show', out.client_id]).stdout)).toMatchObject({ type: 'resource server', resources: ['https://api.example/notes'], grant_types: [], redirect_uris: [] });
+    const shown = latchkey(['clients', 'show', out.client_id]);
+    expect({ code: shown.code, stderr: shown.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(shown.stdout)).toMatchObject({ type: 'resource server', resources: ['https://api.example/notes'], grant_types: [], redirect_uris: [] });
     const mixed = latchkey(['clients', 'create', '--name', 'Both', '--resource-server', 'https://api.example/notes', '--redirect-uri', 'https://app.example/cb']);
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toMatch(/takes no --redirect-uri/);
