@@ -8,8 +8,9 @@
  * codes minted before a row is not evicted before it is exchanged.
  *
  * Login and consent are programmatic: /interaction/:uid finishes the interaction at once for the
- * user named in the request's login_hint, with a grant that covers the requested scope and resource, so the session cookies
- * and the remembered grant can be reused for every later authorization request.
+ * user named in the request's login_hint, with a grant that covers the requested scope and
+ * resource, so each user's session cookies and remembered grant serve every later authorization
+ * request made with them.
  *
  * Reports `{ port }` to the parent over IPC once listening.
  */
