@@ -39,7 +39,7 @@ export async function registerResourceServer(
   if (!isResourceIndicator(input.audience)) throw new RegistrationError(`--resource-server ${input.audience} must be an absolute URI without a fragment (RFC 8707 §2)`);
   const clientSecret = randomBytes(32).toString('base64url');
   const client: ClientRecord = {
-    id: input.clientId ?? randomBytes(16).toString('base64url'),
+    id: input.clientId ?? newClientId(),
     name,
     secretHash: sha256(clientSecret),
     redirectUris: [],
@@ -50,6 +50,17 @@ export async function registerResourceServer(
   };
   await store.createClient(client);
   return { client, clientSecret };
+}
+
+/**
+ * 128 random bits in base64url, never beginning with "-": the CLI takes client ids as arguments
+ * (`latchkey clients show ID`), where a leading "-" reads as an option. One id in 64 is drawn again.
+ */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** RFC 8707 §2: a resource is an absolute URI without a fragment. */
@@ -89,7 +100,7 @@ export async function registerClient(store: Store, input: ClientRegistration, no
   }
   const clientSecret = input.public ? null : randomBytes(32).toString('base64url');
   const client: ClientRecord = {
-    id: input.clientId ?? randomBytes(16).toString('base64url'),
+    id: input.clientId ?? newClientId(),
     name,
     secretHash: clientSecret === null ? null : sha256(clientSecret),
     redirectUris: [...new Set(input.redirectUris)],

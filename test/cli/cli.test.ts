@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newClientId } from '../../src/server/admin.js';
 import { authorizeOverHttp } from '../helpers/latchkey.js';
 import { pkcePair } from '../helpers/pkce.js';
 import { freePort } from '../helpers/processes.js';
@@ -71,6 +72,14 @@ describe('latchkey clients', () => {
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toMatch(/takes no --redirect-uri/);
     expect(latchkey(['clients', 'create', '--name', 'Neither']).stderr).toMatch(/at least one --redirect-uri is required/);
+  });
+
+  it('generated client ids never begin with "-", which `clients show ID` would read as an option', () => {
+    // Drawn plainly, about one base64url id in 64 begins with "-": 5,000 would hold one almost surely.
+    const ids = Array.from({ length: 5000 }, () => newClientId());
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+    expect(ids.every((id) => /^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('clients list, show and delete', () => {
