@@ -1,9 +1,10 @@
 import { sqliteMigrations } from '../../src/server/store/sqlite/migrations.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/server/store/sqlite/sqlite-store.js';
+import { CheckpointThread } from '../../src/server/store/sqlite/checkpoint-thread.js';
 import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../../src/server/core/ports.js';
@@ -25,6 +26,7 @@ function sqliteContract(name: string, options: SqliteStoreOptions): void {
 }
 sqliteContract('sqlite', {});
 sqliteContract('sqlite (turnSnapshot)', { turnSnapshot: true });
+sqliteContract('sqlite (turnSnapshot, checkpoint thread)', { turnSnapshot: true, checkpointPeriodMs: 5 });
 
 /** Runs `body` with the path of a database file in a new temporary directory, removed afterwards. */
 async function withFile(body: (file: string) => Promise<void>): Promise<void> {
@@ -272,5 +274,73 @@ describe('SqliteStore turnSnapshot', () => {
       expect((await reopened.findCode('h2'))?.hash).toBe('h2');
       await reopened.close();
     });
+  });
+});
+
+describe('SqliteStore checkpoint thread', () => {
+  /** Bytes of the database file itself: in WAL mode, pages reach it only through a checkpoint. */
+  const fileSize = (file: string) => statSync(file).size;
+  const writeClients = async (store: SqliteStore, count: number) => {
+    await Promise.all(Array.from({ length: count }, (_, i) => store.createClient(clientRecord(`c${i}`, { name: 'x'.repeat(2000) }))));
+  };
+
+  it('copies committed pages into the database file long before the 1,000-page mark', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file, { turnSnapshot: true, checkpointPeriodMs: 5 });
+      try {
+        const before = fileSize(file);
+        await writeClients(store, 200);
+        const deadline = Date.now() + 5000;
+        while (fileSize(file) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        expect(fileSize(file)).toBeGreaterThan(before + 200 * 2000);
+        expect((await store.findClient('c199'))?.name).toBe('x'.repeat(2000));
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  it('without it, the same writes stay in the WAL until the mark (the test above can fail)', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file, { turnSnapshot: true });
+      try {
+        const before = fileSize(file);
+        await writeClients(store, 200);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(fileSize(file)).toBe(before);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  it('close() ends the thread first, so the store closes last, checkpoints everything and removes the WAL', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file, { checkpointPeriodMs: 5 });
+      await writeClients(store, 20);
+      expect(existsSync(`${file}-wal`)).toBe(true);
+      await store.close();
+      expect(existsSync(`${file}-wal`)).toBe(false);
+      const reopened = SqliteStore.open(file);
+      expect((await reopened.listClients()).length).toBe(20);
+      await reopened.close();
+    });
+  });
+
+  it('a thread that cannot open the database reports it, and stop() still settles', async () => {
+    const failed = new Promise<Error>((resolve) => {
+      const thread = new CheckpointThread(join(tmpdir(), 'latchkey-no-such-dir', 'x.db'), 5, (error) => {
+        resolve(error);
+      });
+      setTimeout(() => void thread.stop(), 2000);
+    });
+    expect((await failed).message).toMatch(/directory does not exist|unable to open|no such file/i);
+  });
+
+  it('a store on :memory: runs no thread (there is no file for a second connection)', async () => {
+    const store = SqliteStore.open(':memory:', { checkpointPeriodMs: 5 });
+    await store.createClient(clientRecord('c1'));
+    expect((await store.findClient('c1'))?.id).toBe('c1');
+    await store.close();
   });
 });

@@ -11,6 +11,8 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number;
   /** SQLite: reads in one turn of the event loop share a snapshot; for a sole serving process (SqliteStoreOptions). */
   turnSnapshot?: boolean;
+  /** SQLite: milliseconds between WAL checkpoints on a thread of their own; 0 for SQLite's automatic ones (SqliteStoreOptions). */
+  checkpointPeriodMs?: number;
 }
 
 /**
@@ -47,5 +49,6 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
   return SqliteStore.open(database, {
     ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
     ...(options.turnSnapshot !== undefined ? { turnSnapshot: options.turnSnapshot } : {}),
+    ...(options.checkpointPeriodMs !== undefined ? { checkpointPeriodMs: options.checkpointPeriodMs } : {}),
   });
 }
