@@ -158,6 +158,17 @@ export interface LatchkeyTargetOptions {
   name?: string;
 }
 
+/**
+ * The node flags the CLI's own launcher line gives (`#!/usr/bin/env -S node FLAGS`), so that the
+ * server runs as `npx latchkey serve` runs it; `nodeFlags` come after them and, for the same flag,
+ * win.
+ */
+function launcherFlags(bin: string): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0]!;
+  const match = /^#!\S*env\s+(?:-S\s+)?node\b(.*)$/.exec(first);
+  return match ? match[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
 interface ServerApi {
   openStore: typeof openStore;
   registerClient: typeof registerClient;
@@ -199,7 +210,7 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
   const log = openSync(logFile, 'a');
   const child = track(spawn(
     process.execPath,
-    [...(options.nodeFlags ?? []), bin, 'serve', '--port', String(port), '--host', '127.0.0.1', '--issuer', origin, '--database', database, '--workers', String(workers)],
+    [...launcherFlags(bin), ...(options.nodeFlags ?? []), bin, 'serve', '--port', String(port), '--host', '127.0.0.1', '--issuer', origin, '--database', database, '--workers', String(workers)],
     {
       cwd: dir,
       stdio: ['ignore', log, log],
