@@ -242,8 +242,8 @@ export class SqliteStore implements Store {
    * grows while it copies, and only a checkpoint that has copied every frame lets the next commit
    * start the WAL again from its beginning. The thread's checkpoints copy and sync nearly all of it
    * between two marks, so the one inside a commit finds a few frames left to copy and little to
-   * sync. Measured, full flows at 32 connections in alternating slices: 7-11 % more flows and p99
-   * 21-27 -> 18-22 ms, for about 9.5 MB more resident (the thread's V8 isolate).
+   * sync. Measured, full flows at 32 connections in alternating slices: 9-11 % more flows and p99
+   * 23-27 -> 20-23 ms, for about 9.5 MB more resident (the thread's V8 isolate).
    */
   private checkpointOnThread(filename: string, periodMs: number): void {
     // SQLite's own checkpoints go on without the thread: nothing more is needed if it fails.
