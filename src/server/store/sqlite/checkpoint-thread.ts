@@ -30,9 +30,9 @@ const WORKER_SOURCE = `
  * WAL checkpoints on a thread of their own. SQLite's automatic checkpoint runs inside whichever
  * commit crosses the mark, and better-sqlite3 runs that commit on the event loop, so every
  * request waited while pages were copied into the database file and the file was fsynced: at 32
- * connections those pauses were the full flow's slowest answers. Here a second connection, on a worker thread,
- * runs a PASSIVE checkpoint every `periodMs`, which neither takes the write lock nor waits for
- * one, so writers on the main thread go on while it copies and syncs. The thread sleeps in
+ * connections those pauses were the full flow's slowest answers. Here a second connection, on a
+ * worker thread, runs a PASSIVE checkpoint every `periodMs`, which neither takes the write lock
+ * nor waits for one, so writers on the main thread go on while it copies and syncs. The thread sleeps in
  * Atomics.wait between checkpoints and never runs an event loop.
  */
 export class CheckpointThread {
