@@ -388,6 +388,35 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect((await store.findGrant('g5'))?.revokedAt).toBe(T0 + 1);
       });
 
+      it('revokeConsent revokes the grants created before it, in the order of the calls and not by the clock, and no later ones', async () => {
+        const issue = async (id: string, createdAt: number) => {
+          const g = grantRecord(id, { userId: 'u1', clientId: 'c1', createdAt });
+          await store.saveCode(codeRecord(`code-${id}`, { clientId: 'c1', userId: 'u1', grantId: id }));
+          expect(await store.consumeCode(`code-${id}`, createdAt, g, null)).toBe(true);
+        };
+        // The clock may step back: 'before' carries a later time than the revocation, 'after' an earlier one.
+        await issue('before', T0 + 200);
+        await store.revokeConsent('u1', 'c1', T0 + 100);
+        await issue('after', T0 + 50);
+        expect((await store.findGrant('before'))?.revokedAt).toBe(T0 + 100);
+        expect((await store.findGrant('after'))?.revokedAt).toBeNull();
+
+        // A second revocation revokes 'after' at its own time; 'before' keeps the first one's.
+        await store.revokeConsent('u1', 'c1', T0 + 300);
+        expect((await store.findGrant('before'))?.revokedAt).toBe(T0 + 100);
+        expect((await store.findGrant('after'))?.revokedAt).toBe(T0 + 300);
+        await issue('latest', T0 + 400);
+        expect((await store.findGrant('latest'))?.revokedAt).toBeNull();
+
+        // revokeGrant on a grant revoked with its consent keeps the consent's time (idempotent, as for revokeGrant twice).
+        await store.revokeGrant('before', T0 + 500);
+        expect((await store.findGrant('before'))?.revokedAt).toBe(T0 + 100);
+        // A grant revoked on its own before its consent keeps its own time.
+        await store.revokeGrant('latest', T0 + 600);
+        await store.revokeConsent('u1', 'c1', T0 + 700);
+        expect((await store.findGrant('latest'))?.revokedAt).toBe(T0 + 600);
+      });
+
       it('revokeConsent deletes that user and client\'s unredeemed codes, so none can be redeemed after the revocation', async () => {
         await store.saveCode(codeRecord('pending-u1-c1', { userId: 'u1', clientId: 'c1' }));
         await store.saveCode(codeRecord('pending-u1-c2', { userId: 'u1', clientId: 'c2' }));
@@ -579,31 +608,6 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await store.revokeGrant('unknown', T0 + 20);
         expect((await store.findGrant('g1'))?.revokedAt).toBe(T0 + 10);
       });
-
-      it('listGrantsForUser lists that user\'s live grants, newest first, and excludes revoked and expired ones', async () => {
-        const grants = [
-          grantRecord('live-old', { createdAt: T0 }),
-          grantRecord('live-new', { createdAt: T0 + 10 }),
-          grantRecord('revoked', { revokedAt: T0 + 1 }),
-          grantRecord('expired', { expiresAt: T0 + 100 }),
-          grantRecord('other-user', { userId: 'u2' }),
-        ];
-        for (const g of grants) {
-          await store.saveCode(codeRecord(`code-${g.id}`, { grantId: g.id, userId: g.userId }));
-          await store.consumeCode(`code-${g.id}`, T0, g, null);
-        }
-        expect((await store.listGrantsForUser('u1', T0 + 100)).map((g) => g.id)).toEqual(['live-new', 'live-old']);
-        expect((await store.listGrantsForUser('u1', T0 + 99)).map((g) => g.id)).toEqual(['live-new', 'expired', 'live-old']);
-        expect(await store.listGrantsForUser('nobody', T0)).toEqual([]);
-      });
-
-      it('listGrantsForUser orders grants created at the same instant by id', async () => {
-        for (const id of ['g-b', 'g-c', 'g-a']) {
-          await store.saveCode(codeRecord(`code-${id}`, { grantId: id }));
-          await store.consumeCode(`code-${id}`, T0, grantRecord(id), null);
-        }
-        expect((await store.listGrantsForUser('u1', T0)).map((g) => g.id)).toEqual(['g-a', 'g-b', 'g-c']);
-      });
     });
 
     describe('refresh-token rotation (RFC 9700 §4.14.2)', () => {
@@ -643,6 +647,14 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findRefreshToken('rt3')).toBeUndefined();
         expect((await store.findRefreshToken('rt1'))?.rotatedAt).toBe(T0 + 100);
         expect(await rows('refresh_tokens')).toBe(2);
+      });
+
+      it('T4 RFC 9700 §4.14.2: a token of a grant revoked with its consent is rejected', async () => {
+        await family(grantRecord('g1', { userId: 'u1', clientId: 'c1' }));
+        await store.revokeConsent('u1', 'c1', T0 + 50);
+        expect(await store.rotateRefreshToken('rt1', refreshRecord('rt2', 'g1'), T0 + 100, WINDOW)).toEqual({ kind: 'rejected' });
+        expect((await store.findRefreshToken('rt1'))?.rotatedAt).toBeNull();
+        expect(await store.findRefreshToken('rt2')).toBeUndefined();
       });
 
       it('T4 RFC 9700 §4.14.2: a token of a revoked grant is rejected', async () => {
@@ -854,6 +866,10 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         const grants = [
           { grant: grantRecord('g-expired', { expiresAt: now }), refresh: refreshRecord('rt-of-expired-grant', 'g-expired', { expiresAt: now + DAY }) },
           { grant: grantRecord('g-revoked', { expiresAt: now + DAY, revokedAt: now - 1 }), refresh: refreshRecord('rt-of-revoked-grant', 'g-revoked', { expiresAt: now + DAY }) },
+          {
+            grant: grantRecord('g-consent-revoked', { userId: 'u-revoked', clientId: 'c1', expiresAt: now + DAY }),
+            refresh: refreshRecord('rt-of-consent-revoked-grant', 'g-consent-revoked', { expiresAt: now + DAY }),
+          },
           { grant: grantRecord('g-live', { expiresAt: now + 30 * DAY }), refresh: refreshRecord('rt-idle-expired', 'g-live', { expiresAt: now }) },
           { grant: grantRecord('g-live2', { expiresAt: now + 30 * DAY }), refresh: refreshRecord('rt-live', 'g-live2', { expiresAt: now + DAY }) },
         ];
@@ -862,6 +878,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           expect(await store.consumeCode(`code-for-${grant.id}`, T0, grant, refresh)).toBe(true);
         }
 
+        await store.revokeConsent('u-revoked', 'c1', now - 1);
         await store.revokeAccessToken('jti-expired', now);
         await store.revokeAccessToken('jti-live', now + 1);
         await store.hit('window-over', now - 1000, 1000);
@@ -886,6 +903,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         // A revoked grant stays until it expires (introspection still reports its tokens inactive); its refresh tokens go.
         expect(await store.findGrant('g-revoked')).toBeDefined();
         expect(await store.findRefreshToken('rt-of-revoked-grant')).toBeUndefined();
+        expect(await store.findGrant('g-consent-revoked')).toBeDefined();
+        expect(await store.findRefreshToken('rt-of-consent-revoked-grant')).toBeUndefined();
         expect(await store.findGrant('g-live')).toBeDefined();
         expect(await store.findRefreshToken('rt-idle-expired')).toBeUndefined();
         expect(await store.findRefreshToken('rt-live')).toBeDefined();

@@ -91,7 +91,6 @@ async function snapshot(s: Store): Promise<unknown> {
     grants: await ids(['grant-a', 'grant-b', 'grant-c'], (g) => s.findGrant(g)),
     tokens: await ids(['rt-a', 'rt-b'], (t) => s.findRefreshToken(t)),
     consents: await ids(['u1', 'u2'], (u) => s.listConsents(u)),
-    live: await ids(['u1', 'u2'], (u) => s.listGrantsForUser(u, T0 + 10_000)),
   };
 }
 

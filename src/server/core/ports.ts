@@ -252,8 +252,6 @@ export interface Store {
   findGrant(id: string): Promise<GrantRecord | undefined>;
   /** Revokes the grant, which makes its refresh and access tokens inactive. Idempotent. */
   revokeGrant(id: string, now: number): Promise<void>;
-  /** Unrevoked, unexpired grants of a user (for /account). */
-  listGrantsForUser(userId: string, now: number): Promise<GrantRecord[]>;
 
   // refresh tokens
   findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>;

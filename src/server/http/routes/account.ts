@@ -14,12 +14,10 @@ export function accountRoutes(app: FastifyInstance, { ctx, cookies }: HttpDeps):
     if (!session) return html(loginPage({ csrfToken: reply.generateCsrf() }));
     const user = await ctx.store.findUserById(session.userId);
     if (!user) return html(loginPage({ csrfToken: reply.generateCsrf() }));
-    const now = ctx.clock.now();
-    const [consents, grants] = await Promise.all([ctx.store.listConsents(user.id), ctx.store.listGrantsForUser(user.id, now)]);
     const applications = [];
-    for (const consent of consents) {
+    for (const consent of await ctx.store.listConsents(user.id)) {
       const client = await ctx.store.findClient(consent.clientId);
-      if (client) applications.push({ client, consent, grants: grants.filter((g) => g.clientId === client.id) });
+      if (client) applications.push({ client, consent });
     }
     return html(accountPage({ username: user.username, csrfToken: reply.generateCsrf(), applications, describeScope }));
   });

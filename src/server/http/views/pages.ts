@@ -1,5 +1,5 @@
 import type { OAuthError } from '../../core/errors.js';
-import type { ClientRecord, ConsentRecord, GrantRecord } from '../../core/ports.js';
+import type { ClientRecord, ConsentRecord } from '../../core/ports.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 
@@ -110,7 +110,7 @@ export function simpleMessagePage(title: string, message: string): string {
 export function accountPage(input: {
   username: string;
   csrfToken: string;
-  applications: Array<{ client: ClientRecord; consent: ConsentRecord; grants: GrantRecord[] }>;
+  applications: Array<{ client: ClientRecord; consent: ConsentRecord }>;
   describeScope: (scope: string) => string;
 }): string {
   return layout(
@@ -125,7 +125,7 @@ ${
 <tbody>
 ${input.applications.map(
   (a) => html`<tr>
-  <td><span class="client">${a.client.name}</span><br><span class="muted">since ${new Date(a.consent.grantedAt).toISOString().slice(0, 10)} · ${a.grants.length === 1 ? '1 active sign-in' : `${a.grants.length} active sign-ins`}</span></td>
+  <td><span class="client">${a.client.name}</span><br><span class="muted">since ${new Date(a.consent.grantedAt).toISOString().slice(0, 10)}</span></td>
   <td>${a.consent.scope.map((s) => html`${input.describeScope(s)} <code>${s}</code><br>`)}</td>
   <td><form method="post" action="/account/revoke">
     <input type="hidden" name="_csrf" value="${input.csrfToken}">

@@ -224,14 +224,6 @@ export class MemoryStore implements Store {
     if (grant && grant.revokedAt === null) grant.revokedAt = now;
   }
 
-  async listGrantsForUser(userId: string, now: number): Promise<GrantRecord[]> {
-    this.assertOpen();
-    return [...this.grants.values()]
-      .filter((g) => g.userId === userId && g.revokedAt === null && g.expiresAt > now)
-      .sort((a, b) => b.createdAt - a.createdAt || compare(a.id, b.id))
-      .map(copy);
-  }
-
   async findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
     this.assertOpen();
     return copyOrUndefined(this.refreshTokens.get(hash));

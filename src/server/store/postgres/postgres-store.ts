@@ -201,7 +201,6 @@ export const sql = {
     SELECT code.*, (SELECT count(*) FROM won)::int AS redeemed FROM code`,
   findGrant: 'SELECT id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at FROM grants WHERE id = $1',
   revokeGrant: 'UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
-  listGrantsForUser: 'SELECT id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at FROM grants WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id COLLATE "C"',
   findRefreshToken: 'SELECT hash, grant_id, client_id, created_at, expires_at, rotated_at FROM refresh_tokens WHERE hash = $1',
   // RFC 9700 §4.14.2: current, or rotated less than the window ago; unexpired; grant live. The
   // first rotation time is kept, so the window never slides. A concurrent rotation waits on the
@@ -301,8 +300,16 @@ const purgeStatements: ReadonlyArray<{ name: string; text: string; cutoff: (now:
              LIMIT $2))`,
     cutoff: expiredByNow,
   },
-  // A revoked grant is kept until it expires, so introspection of its last access tokens still reports them inactive.
-  purgeExpired('grants', 'id', 'expires_at', expiredByNow),
+  // A revoked grant is kept until it expires, so introspection of its last access tokens still reports
+  // them inactive. An expired grant goes after its refresh tokens, which the statement above may not
+  // have reached in this batch.
+  {
+    name: 'purge_grants',
+    text: `DELETE FROM grants WHERE id = ANY(ARRAY(
+             SELECT id FROM grants g WHERE expires_at <= $1 AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE grant_id = g.id)
+             LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+    cutoff: expiredByNow,
+  },
   purgeExpired('revoked_access_tokens', 'jti', 'expires_at', expiredByNow),
   purgeExpired('rate_limits', 'key', 'reset_at', expiredByNow),
   // Audit events are kept EVENT_RETENTION_MS (`at < cutoff` and `at <= cutoff - 1` are the same for integer ms).
@@ -646,10 +653,6 @@ export class PostgresStore implements Store {
 
   async revokeGrant(id: string, now: number): Promise<void> {
     await this.run('revokeGrant', [id, now]);
-  }
-
-  async listGrantsForUser(userId: string, now: number): Promise<GrantRecord[]> {
-    return (await this.rows('listGrantsForUser', [userId, now])).map(toGrant);
   }
 
   async findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {

@@ -158,4 +158,21 @@ CREATE INDEX rate_limits_reset_at ON rate_limits (reset_at);
     sql: `DROP INDEX codes_client_challenge;
 CREATE INDEX codes_client_id ON codes (client_id);`,
   },
+  {
+    version: 5,
+    name: 'revoke a consent\'s grants by generation: drop grants_user_id, the one index a new grant wrote at a random page',
+    // grants_user_id, keyed by user, put each new grant's entry on a page of its own in the batch's
+    // commit; every other index a full flow writes appends. A consent revocation now adds a row
+    // here instead of updating the user's grants, and a grant created under generation n is
+    // revoked by the (user, client)'s revocation n + 1 (SqliteStore.revokeConsent).
+    sql: `DROP INDEX grants_user_id;
+ALTER TABLE grants ADD COLUMN consent_generation INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE consent_revocations (
+  user_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, client_id, generation)
+) WITHOUT ROWID;`,
+  },
 ];

@@ -116,6 +116,10 @@ function toKey(r: Row): KeyRecord {
 /** At most this many clients are kept by a SQLite store with turnSnapshot. */
 const CACHED_CLIENTS = 10_000;
 
+/** The FROM and WHERE of a subquery that finds the consent revocation that revoked grant `g`, if any (see revokeConsent). */
+const REVOKED_BY_CONSENT =
+  'FROM consent_revocations r WHERE r.user_id = g.user_id AND r.client_id = g.client_id AND r.generation = g.consent_generation + 1';
+
 /** SQLite's automatic checkpoint mark, in WAL pages (see `open`). */
 const AUTOCHECKPOINT_PAGES = 1000;
 
@@ -425,11 +429,18 @@ export class SqliteStore implements Store {
     });
   }
 
+  /*
+   * The user's grants for the client are revoked by generation, not found and updated: grants are
+   * not indexed by user (migration 5). Each grant records the (user, client)'s number of consent
+   * revocations when it was created; revocation n + 1 revokes it. findGrant, revokeGrant, rotation
+   * and the purge read it from there (REVOKED_BY_CONSENT), so a grant reads exactly as if its row
+   * had been updated here, whatever the clock did in between.
+   */
   revokeConsent(userId: string, clientId: string, now: number): Promise<void> {
     return this.write(() => {
       this.db.transaction(() => {
         this.s.deleteConsent.run(userId, clientId);
-        this.s.revokeGrantsOfUserClient.run(now, userId, clientId);
+        this.s.addConsentRevocation.run({ userId, clientId, now });
         this.s.deleteUnredeemedCodesOfUserClient.run(userId, clientId);
       })();
     });
@@ -484,7 +495,7 @@ export class SqliteStore implements Store {
   }
 
   private insertGrant(g: GrantRecord): void {
-    this.s.insertGrant.run(g.id, g.clientId, g.userId, JSON.stringify(g.scope), g.resource, g.authTime, g.createdAt, g.expiresAt, g.revokedAt);
+    this.s.insertGrant.run(g.id, g.clientId, g.userId, JSON.stringify(g.scope), g.resource, g.authTime, g.createdAt, g.expiresAt, g.revokedAt, g.userId, g.clientId);
   }
 
   private insertRefreshToken(t: RefreshTokenRecord): void {
@@ -502,10 +513,6 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.s.revokeGrant.run(now, id);
     });
-  }
-
-  listGrantsForUser(userId: string, now: number): Promise<GrantRecord[]> {
-    return this.read(() => (this.s.listGrantsForUser.all(userId, now) as Row[]).map(toGrant));
   }
 
   findRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
@@ -836,6 +843,7 @@ function prepareStatements(db: Database.Database) {
       p('DELETE FROM codes WHERE client_id = ?'),
       p('DELETE FROM refresh_tokens WHERE client_id = ?'),
       p('DELETE FROM grants WHERE client_id = ?'),
+      p('DELETE FROM consent_revocations WHERE client_id = ?'),
       p('DELETE FROM consents WHERE client_id = ?'),
       p('DELETE FROM interactions WHERE client_id = ?'),
     ],
@@ -850,6 +858,7 @@ function prepareStatements(db: Database.Database) {
       p('DELETE FROM codes WHERE user_id = ?'),
       p('DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = ?)'),
       p('DELETE FROM grants WHERE user_id = ?'),
+      p('DELETE FROM consent_revocations WHERE user_id = ?'),
     ],
     insertSession: p('INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
     findSession: p('SELECT * FROM sessions WHERE id_hash = ? AND expires_at > ?'),
@@ -866,7 +875,9 @@ function prepareStatements(db: Database.Database) {
     ),
     listConsents: p('SELECT * FROM consents WHERE user_id = ? ORDER BY granted_at DESC, client_id'),
     deleteConsent: p('DELETE FROM consents WHERE user_id = ? AND client_id = ?'),
-    revokeGrantsOfUserClient: p('UPDATE grants SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL'),
+    addConsentRevocation: p(`
+      INSERT INTO consent_revocations (user_id, client_id, generation, revoked_at)
+      SELECT @userId, @clientId, coalesce(max(generation), 0) + 1, @now FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId`),
     deleteUnredeemedCodesOfUserClient: p('DELETE FROM codes WHERE user_id = ? AND client_id = ? AND consumed_at IS NULL'),
     insertCode: p(
       'INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -874,11 +885,15 @@ function prepareStatements(db: Database.Database) {
     findCode: p('SELECT * FROM codes WHERE hash = ?'),
     consumeCode: p('UPDATE codes SET consumed_at = @now WHERE hash = @hash AND consumed_at IS NULL AND expires_at > @now'),
     insertGrant: p(
-      'INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at, consent_generation)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(generation), 0) FROM consent_revocations WHERE user_id = ? AND client_id = ?))`,
     ),
-    findGrant: p('SELECT * FROM grants WHERE id = ?'),
-    revokeGrant: p('UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-    listGrantsForUser: p('SELECT * FROM grants WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id'),
+    findGrant: p(`
+      SELECT id, client_id, user_id, scope, resource, auth_time, created_at, expires_at,
+             coalesce(revoked_at, (SELECT r.revoked_at ${REVOKED_BY_CONSENT})) AS revoked_at
+      FROM grants g WHERE id = ?`),
+    // A grant its consent's revocation revoked stays revoked at that time.
+    revokeGrant: p(`UPDATE grants AS g SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 ${REVOKED_BY_CONSENT})`),
     insertRefreshToken: p('INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?)'),
     insertRefreshTokenIfAbsent: p(
       'INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING',
@@ -890,7 +905,8 @@ function prepareStatements(db: Database.Database) {
       WHERE hash = @hash AND expires_at > @now AND (rotated_at IS NULL OR rotated_at > @windowStart)
         -- Correlated EXISTS: one primary-key probe. (An IN (SELECT id FROM grants WHERE …) list was
         -- built from every live grant on each rotation: ~23 ms at 20,000 grants.)
-        AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NULL AND g.expires_at > @now)
+        AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NULL AND g.expires_at > @now
+                    AND NOT EXISTS (SELECT 1 ${REVOKED_BY_CONSENT}))
       RETURNING (SELECT json_object('id', g.id, 'client_id', g.client_id, 'user_id', g.user_id, 'scope', g.scope,
                                     'resource', g.resource, 'auth_time', g.auth_time, 'created_at', g.created_at,
                                     'expires_at', g.expires_at, 'revoked_at', g.revoked_at)
@@ -927,10 +943,12 @@ function prepareStatements(db: Database.Database) {
       p('DELETE FROM interactions WHERE rowid IN (SELECT rowid FROM interactions WHERE expires_at <= @now LIMIT @batch)'),
       p('DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at <= @now LIMIT @batch)'),
       p(`DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE grant_id IN
-           (SELECT id FROM grants WHERE expires_at <= @now OR revoked_at IS NOT NULL) LIMIT @batch)`),
+           (SELECT id FROM grants g WHERE expires_at <= @now OR revoked_at IS NOT NULL OR EXISTS (SELECT 1 ${REVOKED_BY_CONSENT})) LIMIT @batch)`),
       // A revoked grant stays one access-token lifetime at most; the grant row is kept until it expires
-      // so introspection of its last access tokens still reports them inactive.
-      p('DELETE FROM grants WHERE rowid IN (SELECT rowid FROM grants WHERE expires_at <= @now LIMIT @batch)'),
+      // so introspection of its last access tokens still reports them inactive. An expired grant goes
+      // after its refresh tokens, which the statement above may not have reached in this batch.
+      p(`DELETE FROM grants WHERE rowid IN (SELECT rowid FROM grants g WHERE expires_at <= @now
+           AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE grant_id = g.id) LIMIT @batch)`),
       p('DELETE FROM revoked_access_tokens WHERE rowid IN (SELECT rowid FROM revoked_access_tokens WHERE expires_at <= @now LIMIT @batch)'),
       p('DELETE FROM rate_limits WHERE rowid IN (SELECT rowid FROM rate_limits WHERE reset_at <= @now LIMIT @batch)'),
       p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < @eventsBefore LIMIT @batch)'),
