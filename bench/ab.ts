@@ -1,7 +1,8 @@
 /**
- * `node --import tsx bench/ab.ts [--postgres] [--token] VARIANT...`: compares server configurations
+ * `node --import tsx bench/ab.ts [--postgres] [--token | --refresh] VARIANT...`: compares server configurations
  * on the full code flow (with --token: the token endpoint alone, on a pool of codes each server
- * minted first for MINT_SECONDS, default 8, redeemed oldest first). Each VARIANT is a comma-separated list of environment variables for its server
+ * minted first for MINT_SECONDS, default 8, redeemed oldest first; with --refresh: the refresh grant,
+ * after the warm-up, on the tokens of two seconds of minted codes, each successor refreshed in turn). Each VARIANT is a comma-separated list of environment variables for its server
  * (`LATCHKEY_LOG_LEVEL=warn`, `NODE_OPTIONS=--max-semi-space-size=4`; `-` for none; `WORKERS=2`
  * runs that server with `--workers 2`). All servers
  * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
@@ -16,8 +17,8 @@
  * BENCH_POSTGRES_URL, MINT_SECONDS.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { percentile, runLoad } from './lib/load.js';
-import { authorizeStep, exchangeStep, mintCodeStep, poolExchangeStep, type IssuedCode } from './lib/operations.js';
+import { percentile, runLoad, type Step } from './lib/load.js';
+import { authorizeStep, exchangeStep, mintCodeStep, poolExchangeStep, refreshStep, type IssuedCode, type IssuedTokens } from './lib/operations.js';
 import { alternate, combine, share } from './lib/shares.js';
 import { startLatchkey, type Target } from './lib/targets.js';
 
@@ -28,9 +29,10 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const args = process.argv.slice(2);
 const database = args.includes('--postgres') ? 'postgres' : 'sqlite';
 const tokenRow = args.includes('--token');
-const variants = args.filter((a) => a !== '--postgres' && a !== '--token');
+const refreshRow = args.includes('--refresh');
+const variants = args.filter((a) => a !== '--postgres' && a !== '--token' && a !== '--refresh');
 if (variants.length === 0) {
-  process.stderr.write('usage: node --import tsx bench/ab.ts [--postgres] [--token] VARIANT... (VARIANT: NAME=value[,NAME=value] or -)\n');
+  process.stderr.write('usage: node --import tsx bench/ab.ts [--postgres] [--token | --refresh] VARIANT... (VARIANT: NAME=value[,NAME=value] or -)\n');
   process.exit(2);
 }
 
@@ -62,7 +64,13 @@ function environment(variant: string): Record<string, string> {
 const targets: Target[] = [];
 // --token: the token endpoint alone, on a pool of codes minted first (MINT_SECONDS, default 8).
 const pools = new Map<Target, IssuedCode[]>();
-const steps = (target: Target) => (tokenRow ? [poolExchangeStep(target, pools.get(target)!, [])] : [authorizeStep(target), exchangeStep(target)]);
+// --refresh: each server's refresh tokens; every answer's successor joins the pool.
+const refreshPools = new Map<Target, IssuedTokens[]>();
+const steps = (target: Target) => {
+  if (tokenRow) return [poolExchangeStep(target, pools.get(target)!, [])];
+  if (refreshRow) return [refreshStep(target, refreshPools.get(target)!, refreshPools.get(target)!)];
+  return [authorizeStep(target), exchangeStep(target)];
+};
 try {
   for (const variant of variants) {
     // startLatchkey hands the server a copy of process.env.
@@ -77,13 +85,16 @@ try {
     }
   }
   for (const target of targets) {
-    if (!tokenRow) {
-      await share(target, steps(target), WARMUP * target.servingProcesses, { connections: CONNECTIONS });
-      continue;
-    }
+    if (!tokenRow) await share(target, [authorizeStep(target), exchangeStep(target)], WARMUP * target.servingProcesses, { connections: CONNECTIONS });
+    if (!tokenRow && !refreshRow) continue;
+    const mint = (mintSteps: Step[], seconds: number) => runLoad({ url: target.origin, connections: CONNECTIONS, seconds, steps: mintSteps, filler: { method: 'GET', path: target.fillerPath } });
     const pool: IssuedCode[] = [];
-    await runLoad({ url: target.origin, connections: CONNECTIONS, seconds: Number(process.env.MINT_SECONDS ?? 8), steps: [mintCodeStep(target, pool, 1e9)], filler: { method: 'GET', path: target.fillerPath } });
+    await mint([mintCodeStep(target, pool, 1e9)], tokenRow ? Number(process.env.MINT_SECONDS ?? 8) : 2);
     pools.set(target, pool);
+    if (!refreshRow) continue;
+    const tokens: IssuedTokens[] = [];
+    await mint([poolExchangeStep(target, pool, tokens)], 30);
+    refreshPools.set(target, tokens);
   }
   const shares = await alternate(targets, steps, ROUNDS, SLICE, { connections: CONNECTIONS, ...(database === 'postgres' ? { alsoCount: postgresPids } : {}) });
   for (const [i, variant] of variants.entries()) {
@@ -91,7 +102,7 @@ try {
     const slices = shares[i]!.map((s) => Math.round(s.load.ok / s.load.elapsedS)).join(' ');
     const db = database === 'postgres' ? `  PostgreSQL ${(t.otherCpuMs / t.load.ok).toFixed(3)} ms/flow` : '';
     console.log(
-      `${variant.padEnd(32)} ${(t.load.ok / t.load.elapsedS).toFixed(0).padStart(6)} ${tokenRow ? 'exchanges' : 'flows'}/s  server ${(t.cpuMs / t.load.ok).toFixed(3)} ms/op${db}  p50 ${percentile(t.load.latenciesMs, 50).toFixed(1)} p99 ${percentile(t.load.latenciesMs, 99).toFixed(1)} ms  peak RSS ${t.peakRssMb.toFixed(0)} MB  errors ${t.load.errorCount}  slices ${slices}`,
+      `${variant.padEnd(32)} ${(t.load.ok / t.load.elapsedS).toFixed(0).padStart(6)} ${tokenRow ? 'exchanges' : refreshRow ? 'refreshes' : 'flows'}/s  server ${(t.cpuMs / t.load.ok).toFixed(3)} ms/op${db}  p50 ${percentile(t.load.latenciesMs, 50).toFixed(1)} p99 ${percentile(t.load.latenciesMs, 99).toFixed(1)} ms  peak RSS ${t.peakRssMb.toFixed(0)} MB  errors ${t.load.errorCount}  slices ${slices}`,
     );
   }
 } finally {

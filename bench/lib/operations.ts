@@ -139,7 +139,7 @@ export function mintCodeStep(target: Target, into: IssuedCode[], limit: number):
  * in place, so each shift copied the whole pool (about 80 µs per request at 100,000 codes, in the
  * load generator, which shares the cores with the server it measures).
  */
-const taken = new WeakMap<IssuedCode[], number>();
+const taken = new WeakMap<IssuedCode[] | IssuedTokens[], number>();
 
 /** POST /token (authorization_code), each code of the pool once, oldest first; keeps the tokens issued. */
 export function poolExchangeStep(target: Target, pool: IssuedCode[], issued: IssuedTokens[]): Step {
@@ -156,14 +156,19 @@ export function poolExchangeStep(target: Target, pool: IssuedCode[], issued: Iss
   };
 }
 
-/** POST /token (refresh_token), each refresh token of the pool once (rotation); keeps the successors. */
+/**
+ * POST /token (refresh_token), each refresh token of the pool once (rotation); keeps the successors.
+ * With `issued` the pool itself, each successor is refreshed in its turn and the pool never runs out.
+ */
 export function refreshStep(target: Target, pool: IssuedTokens[], issued: IssuedTokens[]): Step {
-  let next = 0;
   return {
     name: 'token (refresh_token)',
     build() {
-      const item = pool[next++];
-      return item && tokenRequest(target, { grant_type: 'refresh_token', refresh_token: item.refreshToken });
+      const next = taken.get(pool) ?? 0;
+      const item = pool[next];
+      if (!item) return undefined;
+      taken.set(pool, next + 1);
+      return tokenRequest(target, { grant_type: 'refresh_token', refresh_token: item.refreshToken });
     },
     check(status, body) {
       const answer = status === 200 ? json(body) : undefined;
