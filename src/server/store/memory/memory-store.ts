@@ -336,16 +336,12 @@ export class MemoryStore implements Store {
     removed += deleteWhere(this.sessions, (s) => s.expiresAt <= now, batch);
     removed += deleteWhere(this.interactions, (i) => i.expiresAt <= now, batch);
     removed += deleteWhere(this.refreshTokens, (t) => t.expiresAt <= now, batch);
-    removed += deleteWhere(
-      this.refreshTokens,
-      (t) => {
-        const grant = this.grants.get(t.grantId);
-        return grant !== undefined && (grant.expiresAt <= now || grant.revokedAt !== null);
-      },
-      batch,
-    );
-    // A revoked grant is kept until it expires, so introspection of its last access tokens still reports them inactive.
-    removed += deleteWhere(this.grants, (g) => g.expiresAt <= now, batch);
+    // Tokens of a revoked grant go with their own expiry or their grant's (see SqliteStore's purge).
+    removed += deleteWhere(this.refreshTokens, (t) => (this.grants.get(t.grantId)?.expiresAt ?? Infinity) <= now, batch);
+    // A revoked grant is kept until it expires, so introspection of its last access tokens still
+    // reports them inactive; an expired one goes after its refresh tokens.
+    const withTokens = new Set([...this.refreshTokens.values()].map((t) => t.grantId));
+    removed += deleteWhere(this.grants, (g) => g.expiresAt <= now && !withTokens.has(g.id), batch);
     removed += deleteWhere(this.revokedAccessTokens, (expiresAt) => expiresAt <= now, batch);
     removed += deleteWhere(this.rateLimits, (r) => r.resetAt <= now, batch);
     const eventsBefore = now - EVENT_RETENTION_MS;

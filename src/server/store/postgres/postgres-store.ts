@@ -289,14 +289,16 @@ const purgeStatements: ReadonlyArray<{ name: string; text: string; cutoff: (now:
   purgeExpired('interactions', 'id', 'expires_at', expiredByNow),
   purgeExpired('refresh_tokens', 'hash', 'expires_at', expiredByNow),
   {
-    name: 'purge_refresh_tokens_of_dead_grants',
-    // Walk the dead grants and look their tokens up by grant_id (OFFSET 0 keeps the planner from
-    // flattening this into a hash join that scans all of refresh_tokens: most dead grants have
+    name: 'purge_refresh_tokens_of_expired_grants',
+    // Tokens of a revoked grant are left to their own expiry or their grant's: rotation and
+    // introspection refuse them already, and revoked grants are not indexed.
+    // Walk the expired grants and look their tokens up by grant_id (OFFSET 0 keeps the planner from
+    // flattening this into a hash join that scans all of refresh_tokens: most expired grants have
     // no tokens left, so matches are rarer than it estimates).
     text: `DELETE FROM refresh_tokens WHERE hash = ANY(ARRAY(
              SELECT rt.hash FROM grants g
              CROSS JOIN LATERAL (SELECT hash FROM refresh_tokens WHERE grant_id = g.id OFFSET 0) rt
-             WHERE g.expires_at <= $1 OR g.revoked_at IS NOT NULL
+             WHERE g.expires_at <= $1
              LIMIT $2))`,
     cutoff: expiredByNow,
   },

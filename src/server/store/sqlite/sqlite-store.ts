@@ -432,8 +432,8 @@ export class SqliteStore implements Store {
   /*
    * The user's grants for the client are revoked by generation, not found and updated: grants are
    * not indexed by user (migration 5). Each grant records the (user, client)'s number of consent
-   * revocations when it was created; revocation n + 1 revokes it. findGrant, revokeGrant, rotation
-   * and the purge read it from there (REVOKED_BY_CONSENT), so a grant reads exactly as if its row
+   * revocations when it was created; revocation n + 1 revokes it. findGrant, revokeGrant and
+   * rotation read it from there (REVOKED_BY_CONSENT), so a grant reads exactly as if its row
    * had been updated here, whatever the clock did in between.
    */
   revokeConsent(userId: string, clientId: string, now: number): Promise<void> {
@@ -942,8 +942,11 @@ function prepareStatements(db: Database.Database) {
       p('DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires_at <= @now LIMIT @batch)'),
       p('DELETE FROM interactions WHERE rowid IN (SELECT rowid FROM interactions WHERE expires_at <= @now LIMIT @batch)'),
       p('DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at <= @now LIMIT @batch)'),
+      // Tokens of a revoked grant are left to their own expiry or their grant's: rotation and
+      // introspection refuse them already, and finding revoked grants would scan every grant (at
+      // 300,000 grants, 20-70 ms with the write lock held, once a minute).
       p(`DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE grant_id IN
-           (SELECT id FROM grants g WHERE expires_at <= @now OR revoked_at IS NOT NULL OR EXISTS (SELECT 1 ${REVOKED_BY_CONSENT})) LIMIT @batch)`),
+           (SELECT id FROM grants WHERE expires_at <= @now) LIMIT @batch)`),
       // A revoked grant stays one access-token lifetime at most; the grant row is kept until it expires
       // so introspection of its last access tokens still reports them inactive. An expired grant goes
       // after its refresh tokens, which the statement above may not have reached in this batch.
