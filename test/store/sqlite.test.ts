@@ -71,6 +71,58 @@ describe('SqliteStore', () => {
   });
 });
 
+describe('SqliteStore schema migrations 5 and 6', () => {
+  it('a version-4 file keeps its revoked grants revoked and its events, in order, with ids by time', async () => {
+    await withFile(async (file) => {
+      const old = new Database(file);
+      old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      for (const m of sqliteMigrations.filter((m) => m.version <= 4)) {
+        old.exec(m.sql);
+        old.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, T0);
+      }
+      const grant = old.prepare(
+        "INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at) VALUES (?, 'c1', 'u1', '[]', NULL, 0, ?, ?, ?)",
+      );
+      grant.run('g-revoked', T0, T0 + 1000, T0 + 5);
+      grant.run('g-live', T0, T0 + 1000, null);
+      const event = old.prepare("INSERT INTO events (at, type) VALUES (?, ?)");
+      for (const [at, type] of [[T0, 'a'], [T0, 'b'], [T0 + 1, 'c']] as const) event.run(at, type);
+      old.close();
+
+      const store = SqliteStore.open(file);
+      try {
+        expect((await store.findGrant('g-revoked'))?.revokedAt).toBe(T0 + 5);
+        expect((await store.findGrant('g-live'))?.revokedAt).toBeNull();
+        await store.appendEvent({ type: 'd', at: T0 + 1 });
+        const events = await store.listEvents({ since: T0 });
+        expect(events.map((e) => [e.type, e.id])).toEqual([
+          ['d', (T0 + 1) * 1024 + 1],
+          ['c', (T0 + 1) * 1024],
+          ['b', T0 * 1024 + 1],
+          ['a', T0 * 1024],
+        ]);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  it('an event appended after the clock stepped back still lists first, and is found by its own time', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file);
+      try {
+        await store.appendEvent({ type: 'before', at: T0 + 100 });
+        await store.appendEvent({ type: 'after-step-back', at: T0 + 50 });
+        expect((await store.listEvents({})).map((e) => e.type)).toEqual(['after-step-back', 'before']);
+        expect((await store.listEvents({ since: T0 + 60 })).map((e) => e.type)).toEqual(['before']);
+        expect((await store.listEvents({ since: T0 + 50 })).map((e) => e.type)).toEqual(['after-step-back', 'before']);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
+
 describe('SqliteStore group commit', () => {
 
   it('the writes of one turn commit together, and each settles only once it is visible to another connection', async () => {

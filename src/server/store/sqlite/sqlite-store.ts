@@ -116,6 +116,9 @@ function toKey(r: Row): KeyRecord {
 /** At most this many clients are kept by a SQLite store with turnSnapshot. */
 const CACHED_CLIENTS = 10_000;
 
+/** Event ids per millisecond of `at` (see insertEvent): 2^53 / 1024 ms is about the year 2248. */
+const EVENT_IDS_PER_MS = 1024;
+
 /** The FROM and WHERE of a subquery that finds the consent revocation that revoked grant `g`, if any (see revokeConsent). */
 const REVOKED_BY_CONSENT =
   'FROM consent_revocations r WHERE r.user_id = g.user_id AND r.client_id = g.client_id AND r.generation = g.consent_generation + 1';
@@ -570,7 +573,7 @@ export class SqliteStore implements Store {
 
   appendEvent(e: AuditEvent): Promise<void> {
     return this.write(() => {
-      this.s.insertEvent.run(e.at, e.type, e.clientId ?? null, e.userId ?? null, e.detail ? JSON.stringify(e.detail) : null);
+      this.s.insertEvent.run({ at: e.at, type: e.type, clientId: e.clientId ?? null, userId: e.userId ?? null, detail: e.detail ? JSON.stringify(e.detail) : null });
     });
   }
 
@@ -922,11 +925,17 @@ function prepareStatements(db: Database.Database) {
     deleteKey: p('DELETE FROM keys WHERE kid = ?'),
     insertSecretIfAbsent: p('INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING'),
     findSecret: p('SELECT value FROM secrets WHERE name = ?'),
-    insertEvent: p('INSERT INTO events (at, type, client_id, user_id, detail) VALUES (?, ?, ?, ?, ?)'),
+    // An event's id is at least its time × 1024 and above every id before it (migration 6): ids
+    // sort as the events were appended, which is time order while the clock does not step back, so
+    // `at >= since` lies within `id >= since × 1024` and listing is a range of the table. An id
+    // below t × 1024 belongs to an event from before t, which the purge relies on.
+    insertEvent: p(`
+      INSERT INTO events (id, at, type, client_id, user_id, detail)
+      VALUES (max(@at * ${EVENT_IDS_PER_MS}, coalesce((SELECT max(id) FROM events), -1) + 1), @at, @type, @clientId, @userId, @detail)`),
     listEvents: p(`
       SELECT * FROM events
-      WHERE (@clientId IS NULL OR client_id = @clientId) AND (@type IS NULL OR type = @type) AND at >= @since
-      ORDER BY at DESC, id DESC LIMIT @limit`),
+      WHERE id >= @since * ${EVENT_IDS_PER_MS} AND at >= @since AND (@clientId IS NULL OR client_id = @clientId) AND (@type IS NULL OR type = @type)
+      ORDER BY id DESC LIMIT @limit`),
     // Fixed window: a hit at or after reset_at starts a new window.
     hit: p(`
       INSERT INTO rate_limits (key, count, reset_at) VALUES (@key, 1, @resetAt)
@@ -954,7 +963,7 @@ function prepareStatements(db: Database.Database) {
            AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE grant_id = g.id) LIMIT @batch)`),
       p('DELETE FROM revoked_access_tokens WHERE rowid IN (SELECT rowid FROM revoked_access_tokens WHERE expires_at <= @now LIMIT @batch)'),
       p('DELETE FROM rate_limits WHERE rowid IN (SELECT rowid FROM rate_limits WHERE reset_at <= @now LIMIT @batch)'),
-      p('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < @eventsBefore LIMIT @batch)'),
+      p(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < @eventsBefore * ${EVENT_IDS_PER_MS} LIMIT @batch)`),
     ],
     ping: p('SELECT 1'),
     begin: p('BEGIN IMMEDIATE'),
