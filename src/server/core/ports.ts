@@ -280,7 +280,7 @@ export interface Store {
 
   // audit events
   appendEvent(event: AuditEvent): Promise<void>;
-  /** Newest first: in the order they were appended, which is time order unless the clock stepped back. */
+  /** Newest first (SQLite: in the order they were appended, the same unless the clock stepped back). */
   listEvents(filter: EventFilter): Promise<StoredAuditEvent[]>;
 
   // rate limiting and brute-force counters (fixed windows)
