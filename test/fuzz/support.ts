@@ -22,8 +22,9 @@ export function snapshot(file: string): Record<string, string> {
       .filter((t) => t !== 'events' && t !== 'rate_limits');
     const result: Record<string, string> = {};
     for (const t of tables) {
-      const rows = db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all();
-      result[t] = `${rows.length}:${createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 16)}`;
+      // Sorted here: a WITHOUT ROWID table (consent_revocations) has no rowid to order by.
+      const rows = db.prepare(`SELECT * FROM "${t}"`).all().map((row) => JSON.stringify(row)).sort();
+      result[t] = `${rows.length}:${createHash('sha256').update(rows.join('\n')).digest('hex').slice(0, 16)}`;
     }
     return result;
   } finally {
