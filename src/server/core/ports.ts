@@ -170,9 +170,12 @@ export interface EventFilter {
   limit?: number;
 }
 
-/** The outcome of the atomic refresh-token rotation. */
+/**
+ * The outcome of the atomic refresh-token rotation. A rotated token's grant was live at that
+ * moment; its other fields never change, so the caller's earlier findGrant still holds.
+ */
 export type RotationResult =
-  | { kind: 'rotated'; grant: GrantRecord }
+  | { kind: 'rotated' }
   /** The token was not current (rotated outside the window, expired, revoked or unknown). */
   | { kind: 'rejected' };
 

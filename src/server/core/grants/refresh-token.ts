@@ -57,7 +57,6 @@ export const refreshTokenGrant: GrantHandler = {
     // T4 RFC 9700 §4.14.2: rotation, decided by one atomic statement.
     const result = await ctx.store.rotateRefreshToken(hash, successorRecord, now, windowMs);
     if (result.kind === 'rejected') return rejected(ctx, hash, client.id, now, windowMs);
-    if (result.grant.revokedAt !== null) throw oauthError('invalid_grant', { description: 'The refresh token has been revoked.', detail: 'grant revoked' });
 
     ctx.events.emit({ type: 'refresh.rotated', at: now, clientId: client.id, userId: grant.userId, detail: { grant_id: grant.id } });
     return tokenResponse(ctx, { clientId: client.id, grant, scope, refreshToken: successor });

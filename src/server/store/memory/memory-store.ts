@@ -240,7 +240,7 @@ export class MemoryStore implements Store {
     token.rotatedAt ??= now;
     // A retry derives the same successor: insert it only if absent.
     if (!this.refreshTokens.has(successor.hash)) this.refreshTokens.set(successor.hash, copy(successor));
-    return { kind: 'rotated', grant: copy(grant) };
+    return { kind: 'rotated' };
   }
 
   async revokeAccessToken(jti: string, expiresAt: number): Promise<void> {

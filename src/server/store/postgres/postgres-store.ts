@@ -215,7 +215,7 @@ export const sql = {
         -- The grant by its key (a token's grant never changes): planned on empty tables, the join
         -- alone was a sequential scan of grants.
         AND g.id = (SELECT grant_id FROM refresh_tokens WHERE hash = $1)
-      RETURNING g.id, g.client_id, g.user_id, g.scope, g.resource, g.auth_time, g.created_at, g.expires_at, g.revoked_at
+      RETURNING g.id
     ), successor AS (
       INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at)
       SELECT $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::bigint FROM rotated
@@ -664,7 +664,7 @@ export class PostgresStore implements Store {
 
   async rotateRefreshToken(hash: string, s: RefreshTokenRecord, now: number, retryWindowMs: number): Promise<RotationResult> {
     const row = await this.first('rotateRefreshToken', [hash, now, now - retryWindowMs, s.hash, s.grantId, s.clientId, s.createdAt, s.expiresAt, s.rotatedAt]);
-    return row ? { kind: 'rotated', grant: toGrant(row) } : { kind: 'rejected' };
+    return row ? { kind: 'rotated' } : { kind: 'rejected' };
   }
 
   async revokeAccessToken(jti: string, expiresAt: number): Promise<void> {
