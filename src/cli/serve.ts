@@ -62,7 +62,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   // One process serving the file may let a turn's reads share a snapshot, and checkpoints the WAL
   // on a thread of its own (SqliteStore, checkpointOnThread); with several workers the thread
   // measured no faster (3,102 against 3,038 flows/s) for 11 MB more per worker.
-  const store = await openStore(config.database, { turnSnapshot: workers === 1, checkpointPeriodMs: workers === 1 ? CHECKPOINT_PERIOD_MS : 0 });
+  const store = await openStore(config.database, {
+    turnSnapshot: workers === 1,
+    checkpointPeriodMs: workers === 1 ? CHECKPOINT_PERIOD_MS : 0,
+    onCheckpointThreadError: (error) => logger.warn({ err: error }, 'WAL checkpoint thread failed; SQLite checkpoints inside commits from now on'),
+  });
   const latchkey = await createLatchkey({
     store,
     issuer: config.issuer,

@@ -1,5 +1,5 @@
 import { sqliteMigrations } from '../../src/server/store/sqlite/migrations.js';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -387,6 +387,23 @@ describe('SqliteStore checkpoint thread', () => {
       setTimeout(() => void thread.stop(), 2000);
     });
     expect((await failed).message).toMatch(/directory does not exist|unable to open|no such file/i);
+  });
+
+  it('a store whose thread fails tells onCheckpointThreadError, and goes on with SQLite\'s own checkpoints', async () => {
+    await withFile(async (file) => {
+      let reported: (error: Error) => void = () => {};
+      const failed = new Promise<Error>((resolve) => (reported = resolve));
+      const store = SqliteStore.open(file, { checkpointPeriodMs: 5, onCheckpointThreadError: (error) => reported(error) });
+      // The thread opens the file by name after the store has; moved away at once, it is not there.
+      renameSync(file, `${file}.moved`);
+      try {
+        expect((await failed).message).toMatch(/unable to open|no such file|does not exist/i);
+        await store.createClient(clientRecord('c1'));
+        expect((await store.findClient('c1'))?.id).toBe('c1');
+      } finally {
+        await store.close();
+      }
+    });
   });
 
   it('a store on :memory: runs no thread (there is no file for a second connection)', async () => {

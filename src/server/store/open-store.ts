@@ -13,6 +13,8 @@ export interface OpenStoreOptions {
   turnSnapshot?: boolean;
   /** SQLite: milliseconds between WAL checkpoints on a thread of their own; 0 for SQLite's automatic ones (SqliteStoreOptions). */
   checkpointPeriodMs?: number;
+  /** SQLite: called if the checkpoint thread fails (SqliteStoreOptions). */
+  onCheckpointThreadError?: (error: Error) => void;
 }
 
 /**
@@ -50,5 +52,6 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
     ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
     ...(options.turnSnapshot !== undefined ? { turnSnapshot: options.turnSnapshot } : {}),
     ...(options.checkpointPeriodMs !== undefined ? { checkpointPeriodMs: options.checkpointPeriodMs } : {}),
+    ...(options.onCheckpointThreadError !== undefined ? { onCheckpointThreadError: options.onCheckpointThreadError } : {}),
   });
 }

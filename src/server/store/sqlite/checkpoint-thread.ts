@@ -9,7 +9,13 @@ const WORKER_SOURCE = `
   const { workerData } = await import('node:worker_threads');
   const { default: Database } = await import(workerData.driver);
   const signal = new Int32Array(workerData.signal);
-  const db = new Database(workerData.filename, { fileMustExist: true });
+  let db;
+  try {
+    db = new Database(workerData.filename, { fileMustExist: true });
+  } catch (error) {
+    // better-sqlite3's SqliteError reaches the main thread as a bare { code }: pass on a plain Error.
+    throw new Error(\`cannot open \${workerData.filename} for checkpoints: \${error.code ?? ''} \${error.message}\`);
+  }
   // A checkpoint copies WAL frames straight into the file: it needs no page cache of its own.
   db.pragma('cache_size = 0');
   // PASSIVE never waits for a lock, so the connection never sleeps in SQLite's busy handler.
