@@ -417,14 +417,17 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect((await store.findGrant('latest'))?.revokedAt).toBe(T0 + 600);
       });
 
-      it('revokeConsent deletes that user and client\'s unredeemed codes, so none can be redeemed after the revocation', async () => {
-        await store.saveCode(codeRecord('pending-u1-c1', { userId: 'u1', clientId: 'c1' }));
+      it('revokeConsent deletes that user and client\'s unredeemed, unexpired codes, so none can be redeemed after the revocation', async () => {
+        await store.saveCode(codeRecord('pending-u1-c1', { userId: 'u1', clientId: 'c1', expiresAt: T0 + 101 }));
         await store.saveCode(codeRecord('pending-u1-c2', { userId: 'u1', clientId: 'c2' }));
         await store.saveCode(codeRecord('pending-u2-c1', { userId: 'u2', clientId: 'c1' }));
+        // Expired: it can never be redeemed, and the purge removes it in its time.
+        await store.saveCode(codeRecord('expired-u1-c1', { userId: 'u1', clientId: 'c1', expiresAt: T0 + 100 }));
         await store.revokeConsent('u1', 'c1', T0 + 100);
         expect(await store.findCode('pending-u1-c1')).toBeUndefined();
         expect(await store.findCode('pending-u1-c2')).toBeDefined();
         expect(await store.findCode('pending-u2-c1')).toBeDefined();
+        expect(await store.findCode('expired-u1-c1')).toBeDefined();
       });
     });
 

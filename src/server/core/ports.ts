@@ -227,7 +227,10 @@ export interface Store {
   /** Inserts or replaces the (user, client) consent. */
   saveConsent(consent: ConsentRecord): Promise<void>;
   listConsents(userId: string): Promise<ConsentRecord[]>;
-  /** Removes the consent, revokes every grant of that user for that client, and deletes their unredeemed codes. */
+  /**
+   * Removes the consent, revokes every grant of that user for that client, and deletes their
+   * unredeemed codes that are unexpired at `now` (an expired one can never be redeemed).
+   */
   revokeConsent(userId: string, clientId: string, now: number): Promise<void>;
 
   // authorization codes

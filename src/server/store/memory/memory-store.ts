@@ -174,7 +174,7 @@ export class MemoryStore implements Store {
       if (grant.userId === userId && grant.clientId === clientId && grant.revokedAt === null) grant.revokedAt = now;
     }
     for (const [hash, code] of this.codes) {
-      if (code.userId === userId && code.clientId === clientId && code.consumedAt === null) this.codes.delete(hash);
+      if (code.userId === userId && code.clientId === clientId && code.consumedAt === null && code.expiresAt > now) this.codes.delete(hash);
     }
   }
 

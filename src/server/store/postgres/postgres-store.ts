@@ -153,7 +153,7 @@ export const sql = {
   listConsents: 'SELECT user_id, client_id, scope, granted_at FROM consents WHERE user_id = $1 ORDER BY granted_at DESC, client_id COLLATE "C"',
   revokeConsent: `
     WITH c AS (DELETE FROM consents WHERE user_id = $1 AND client_id = $2),
-      unredeemed AS (DELETE FROM codes WHERE user_id = $1 AND client_id = $2 AND consumed_at IS NULL)
+      unredeemed AS (DELETE FROM codes WHERE user_id = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3)
     UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
   insertCode: `
     INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)

@@ -447,7 +447,7 @@ export class SqliteStore implements Store {
       this.db.transaction(() => {
         this.s.deleteConsent.run(userId, clientId);
         this.s.addConsentRevocation.run({ userId, clientId, now });
-        this.s.deleteUnredeemedCodesOfUserClient.run(userId, clientId);
+        this.s.deleteUnredeemedCodesOfUserClient.run(now, userId, clientId);
       })();
     });
   }
@@ -884,7 +884,12 @@ function prepareStatements(db: Database.Database) {
     addConsentRevocation: p(`
       INSERT INTO consent_revocations (user_id, client_id, generation, revoked_at)
       SELECT @userId, @clientId, coalesce(max(generation), 0) + 1, @now FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId`),
-    deleteUnredeemedCodesOfUserClient: p('DELETE FROM codes WHERE user_id = ? AND client_id = ? AND consumed_at IS NULL'),
+    // Codes are indexed by client, not by user: through codes_expires_at only the codes still
+    // unexpired are read (a code's lifetime, 60 s by default), not the client's last ten minutes
+    // and more. An expired code can never be redeemed anyway.
+    deleteUnredeemedCodesOfUserClient: p(
+      'DELETE FROM codes INDEXED BY codes_expires_at WHERE expires_at > ? AND user_id = ? AND client_id = ? AND consumed_at IS NULL',
+    ),
     insertCode: p(
       'INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
