@@ -20,7 +20,7 @@ describe('P8 RFC 9700 §2.1.1: constant PKCE challenges', () => {
     t.challengeReused('c1', 'constant');
     for (let i = 0; i < RECENT_CHALLENGES - 1; i++) {
       t.challengeReused('c2', `fresh-${i}`);
-      // Sent again every hundred codes: each use moves it to the newest end.
+      // Sent again every hundred codes: each use is one of the newest codes.
       if (i % 100 === 0) expect(t.challengeReused('c1', 'constant')).toBe(true);
     }
     expect(t.challengeReused('c1', 'once')).toBe(false);
