@@ -5,6 +5,7 @@
  * share one call.
  */
 import { createHash } from 'node:crypto';
+import { BoundedMap } from './bounded-map.js';
 import { DiscoveryError, fetchJson, type FetchLike } from './discovery.js';
 
 export interface IntrospectionOptions {
@@ -38,10 +39,9 @@ function basicCredentials(clientId: string, clientSecret: string): string {
 }
 
 export class Introspector {
-  private readonly cache = new Map<string, Entry>();
+  private readonly cache: BoundedMap<string, Entry>;
   private readonly inflight = new Map<string, Promise<IntrospectionAnswer>>();
   private readonly cacheMs: number;
-  private readonly maxEntries: number;
   private readonly authorization: string;
   /** Calls made to the introspection endpoint (for tests and metrics). */
   calls = 0;
@@ -54,7 +54,7 @@ export class Introspector {
     private readonly timeoutMs: number,
   ) {
     this.cacheMs = Math.max(0, (options.cacheSeconds ?? 0) * 1000);
-    this.maxEntries = options.maxCacheEntries ?? 10_000;
+    this.cache = new BoundedMap(options.maxCacheEntries ?? 10_000);
     this.authorization = basicCredentials(options.clientId, options.clientSecret);
   }
 
@@ -115,10 +115,6 @@ export class Introspector {
       if (typeof exp === 'number') until = Math.min(until, exp * 1000);
     }
     if (until <= this.now()) return;
-    if (this.cache.size >= this.maxEntries) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
     this.cache.set(key, { answer, until });
   }
 }

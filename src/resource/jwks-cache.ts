@@ -18,6 +18,7 @@
  * fetch would fail tokens for up to that long.
  */
 import { createLocalJWKSet, errors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters, type JWTVerifyGetKey } from 'jose';
+import { BoundedMap } from './bounded-map.js';
 
 export interface JwksCacheOptions {
   load: () => Promise<JSONWebKeySet>;
@@ -74,7 +75,7 @@ export class JwksCache {
   private tat: number;
   private scheduled: Promise<void> | null = null;
   /** kid → until when a refetch for it is not worth making. */
-  private readonly missingKids = new Map<string, number>();
+  private readonly missingKids = new BoundedMap<string, number>(maxRememberedKids);
 
   constructor(private readonly options: JwksCacheOptions) {
     this.tat = options.now();
@@ -181,10 +182,6 @@ export class JwksCache {
   }
 
   private rememberMissing(kid: string): void {
-    if (this.missingKids.size >= maxRememberedKids) {
-      const oldest = this.missingKids.keys().next();
-      if (!oldest.done) this.missingKids.delete(oldest.value);
-    }
     this.missingKids.set(kid, this.options.now() + this.options.refetchIntervalMs);
   }
 }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { findBearerToken, type BearerRequestParts } from './bearer.js';
+import { BoundedMap } from './bounded-map.js';
 import { bearerError, missingToken, unavailable, type ChallengeContext, type Failure } from './challenge.js';
 import { discover, DiscoveryError, fetchJson, type AuthorizationServerMetadata, type FetchLike } from './discovery.js';
 import { IntrospectionError, Introspector, type IntrospectionOptions } from './introspection.js';
@@ -114,31 +115,6 @@ function checkAlgorithms(algorithms: string[]): string[] {
   return [...algorithms];
 }
 
-/** Verified tokens by SHA-256 of the token (no usable token is kept); oldest dropped first. */
-class VerifiedTokens {
-  private readonly entries = new Map<string, AccessToken>();
-  constructor(private readonly maxEntries: number) {}
-  get(key: string): AccessToken | undefined {
-    return this.entries.get(key);
-  }
-  set(key: string, token: AccessToken): void {
-    if (this.maxEntries <= 0) return;
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, token);
-  }
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
-  clear(): void {
-    this.entries.clear();
-  }
-  get size(): number {
-    return this.entries.size;
-  }
-}
 
 function splitScope(value: unknown): string[] | null {
   if (value === undefined) return [];
@@ -177,7 +153,7 @@ export function createResourceServer(options: ResourceServerOptions): ResourceSe
     return metadata;
   }
 
-  const verified = options.verifiedTokenCache === false ? null : new VerifiedTokens(options.verifiedTokenCache?.maxEntries ?? 10_000);
+  const verified = options.verifiedTokenCache === false ? null : new BoundedMap<string, AccessToken>(options.verifiedTokenCache?.maxEntries ?? 10_000);
   const jwksOptions = options.jwks ?? {};
   const jwks = new JwksCache({
     load: async () => {
