@@ -2,7 +2,8 @@
  * `node --import tsx bench/ab.ts [--postgres] [--token | --refresh] VARIANT...`: compares server configurations
  * on the full code flow (with --token: the token endpoint alone, on a pool of codes each server
  * minted first for MINT_SECONDS, default 8, redeemed oldest first; with --refresh: the refresh grant,
- * after the warm-up, on the tokens of two seconds of minted codes, each successor refreshed in turn). Each VARIANT is a comma-separated list of environment variables for its server
+ * after the warm-up, on the tokens of two seconds of minted codes, each successor refreshed in turn;
+ * with REFRESH_ONCE=1, each token of MINT_SECONDS of codes once, as bench/run.ts does). Each VARIANT is a comma-separated list of environment variables for its server
  * (`LATCHKEY_LOG_LEVEL=warn`, `NODE_OPTIONS=--max-semi-space-size=4`; `-` for none; `WORKERS=2`
  * runs that server with `--workers 2`). All servers
  * start at once and are loaded in turn, SLICE seconds each, for ROUNDS rounds, so the CPU this
@@ -30,6 +31,9 @@ const args = process.argv.slice(2);
 const database = args.includes('--postgres') ? 'postgres' : 'sqlite';
 const tokenRow = args.includes('--token');
 const refreshRow = args.includes('--refresh');
+// --refresh with REFRESH_ONCE=1: each token of the pool once, as bench/run.ts's refresh row (the
+// pool, MINT_SECONDS of codes exchanged, must outlast ROUNDS × SLICE seconds of refreshes).
+const REFRESH_ONCE = process.env.REFRESH_ONCE === '1';
 const variants = args.filter((a) => a !== '--postgres' && a !== '--token' && a !== '--refresh');
 if (variants.length === 0) {
   process.stderr.write('usage: node --import tsx bench/ab.ts [--postgres] [--token | --refresh] VARIANT... (VARIANT: NAME=value[,NAME=value] or -)\n');
@@ -68,7 +72,7 @@ const pools = new Map<Target, IssuedCode[]>();
 const refreshPools = new Map<Target, IssuedTokens[]>();
 const steps = (target: Target) => {
   if (tokenRow) return [poolExchangeStep(target, pools.get(target)!, [])];
-  if (refreshRow) return [refreshStep(target, refreshPools.get(target)!, refreshPools.get(target)!)];
+  if (refreshRow) return [refreshStep(target, refreshPools.get(target)!, REFRESH_ONCE ? [] : refreshPools.get(target)!)];
   return [authorizeStep(target), exchangeStep(target)];
 };
 try {
@@ -89,7 +93,7 @@ try {
     if (!tokenRow && !refreshRow) continue;
     const mint = (mintSteps: Step[], seconds: number) => runLoad({ url: target.origin, connections: CONNECTIONS, seconds, steps: mintSteps, filler: { method: 'GET', path: target.fillerPath } });
     const pool: IssuedCode[] = [];
-    await mint([mintCodeStep(target, pool, 1e9)], tokenRow ? Number(process.env.MINT_SECONDS ?? 8) : 2);
+    await mint([mintCodeStep(target, pool, 1e9)], tokenRow || REFRESH_ONCE ? Number(process.env.MINT_SECONDS ?? 8) : 2);
     pools.set(target, pool);
     if (!refreshRow) continue;
     const tokens: IssuedTokens[] = [];
