@@ -47,7 +47,7 @@ export class Introspector {
   calls = 0;
 
   constructor(
-    private readonly options: IntrospectionOptions,
+    options: IntrospectionOptions,
     private readonly endpoint: () => Promise<string>,
     private readonly fetchImpl: FetchLike,
     private readonly now: () => number,
