@@ -133,23 +133,30 @@ export function mintCodeStep(target: Target, into: IssuedCode[], limit: number):
 }
 
 /**
- * How many codes of each pool have been sent. Shared by every step on the pool, so that several
- * steps in turn (bench/ab.ts) never send one twice. A cursor, not `pool.shift()`: an array of more
- * than about 16,000 elements lives in V8's large-object space, which cannot drop its first element
- * in place, so each shift copied the whole pool (about 80 µs per request at 100,000 codes, in the
- * load generator, which shares the cores with the server it measures).
+ * How many items (codes, refresh tokens) of each pool have been sent. Shared by every step on the
+ * pool, so that several steps in turn (bench/ab.ts) never send one twice. A cursor, not
+ * `pool.shift()`: an array of more than about 16,000 elements lives in V8's large-object space,
+ * which cannot drop its first element in place, so each shift copied the whole pool (about 80 µs
+ * per request at 100,000 codes, in the load generator, which shares the cores with the server it
+ * measures).
  */
-const taken = new WeakMap<IssuedCode[] | IssuedTokens[], number>();
+const taken = new WeakMap<unknown[], number>();
+
+/** The pool's next item not yet sent by any step, or undefined once all have been. */
+function takeNext<T>(pool: T[]): T | undefined {
+  const next = taken.get(pool) ?? 0;
+  const item = pool[next];
+  if (item !== undefined) taken.set(pool, next + 1);
+  return item;
+}
 
 /** POST /token (authorization_code), each code of the pool once, oldest first; keeps the tokens issued. */
 export function poolExchangeStep(target: Target, pool: IssuedCode[], issued: IssuedTokens[]): Step {
   return {
     name: 'token (authorization_code)',
     build() {
-      const next = taken.get(pool) ?? 0;
-      const item = pool[next];
+      const item = takeNext(pool);
       if (!item) return undefined;
-      taken.set(pool, next + 1);
       return tokenRequest(target, { grant_type: 'authorization_code', code: item.code, redirect_uri: REDIRECT_URI, code_verifier: item.verifier });
     },
     check: (status, body) => tokenCheck(status, body, (tokens) => issued.push(tokens)),
@@ -164,11 +171,8 @@ export function refreshStep(target: Target, pool: IssuedTokens[], issued: Issued
   return {
     name: 'token (refresh_token)',
     build() {
-      const next = taken.get(pool) ?? 0;
-      const item = pool[next];
-      if (!item) return undefined;
-      taken.set(pool, next + 1);
-      return tokenRequest(target, { grant_type: 'refresh_token', refresh_token: item.refreshToken });
+      const item = takeNext(pool);
+      return item && tokenRequest(target, { grant_type: 'refresh_token', refresh_token: item.refreshToken });
     },
     check(status, body) {
       const answer = status === 200 ? json(body) : undefined;

@@ -115,7 +115,6 @@ function checkAlgorithms(algorithms: string[]): string[] {
   return [...algorithms];
 }
 
-
 function splitScope(value: unknown): string[] | null {
   if (value === undefined) return [];
   if (typeof value !== 'string') return null;
