@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieJar, authorizeOverHttp, fetchWithJar, hiddenField } from '../helpers/latchkey.js';
 import { pkcePair } from '../helpers/pkce.js';
@@ -15,6 +16,18 @@ async function login(base: string, username: string, password: string): Promise<
     body: new URLSearchParams({ _csrf: csrf, username, password }),
   });
   return { status: res.status, html: await res.text(), retryAfter: res.headers.get('retry-after'), ms: performance.now() - started };
+}
+
+/** A form POST sent from the loopback address `localAddress` (to 127.0.0.1, like every test). */
+function postFormFrom(localAddress: string, url: string, form: Record<string, string>, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const body = new URLSearchParams(form).toString();
+    const req = request(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', reject).end(body);
+  });
 }
 
 /** The page without what legitimately differs between two renderings (CSRF token, echoed username). */
@@ -58,6 +71,24 @@ describe('G5 OAuth 2.1 §2.4.1: client-secret brute force at /token, /introspect
     expect(right.status).toBe(429);
     const events = await a.store.listEvents({ clientId, type: 'client_authentication.locked' });
     expect(events).toHaveLength(1);
+  });
+
+  it('G5 OAuth 2.1 §2.4.1: the lock is per client_id and address, so wrong secrets from elsewhere do not shut the client out', async () => {
+    const { clientId, clientSecret } = await seedClient(a.store);
+    const wrong = { grant_type: 'refresh_token', refresh_token: 'x' };
+    // Someone who knows the client_id (it is public) sends wrong secrets from 127.0.0.3 until locked there.
+    for (let i = 0; i < 3; i++) {
+      const res = await postFormFrom('127.0.0.3', `${a.url}/token`, wrong, { authorization: basic(clientId, 'guess') });
+      expect(res.status).toBe(401);
+    }
+    expect((await postFormFrom('127.0.0.3', `${a.url}/token`, wrong, { authorization: basic(clientId, 'guess') })).status).toBe(429);
+    expect((await postFormFrom('127.0.0.3', `${a.url}/token`, wrong, { authorization: basic(clientId, clientSecret!) })).status).toBe(429);
+    // The client itself, at 127.0.0.2, still authenticates on both instances (invalid_grant is about the token, after authentication).
+    for (const instance of [a, b]) {
+      const own = await postFormFrom('127.0.0.2', `${instance.url}/token`, wrong, { authorization: basic(clientId, clientSecret!) });
+      expect(own.status).toBe(400);
+      expect((JSON.parse(own.body) as { error: string }).error).toBe('invalid_grant');
+    }
   });
 
   it('G5 OAuth 2.1 §2.4.1: another client is not affected, and a correct secret costs no counter', async () => {

@@ -106,6 +106,11 @@ function keyPart(value: string): string {
   return value.length <= 64 ? value : `sha256:${sha256(value)}`;
 }
 
+/** The Store counter of failed authentications of one client_id from one IP address. */
+function clientLockKey(clientId: string, ip: string): string {
+  return `client:${keyPart(clientId)}:ip:${keyPart(ip)}`;
+}
+
 /**
  * 429 Too Many Requests (RFC 6585 §4) with Retry-After. The body's error is invalid_request:
  * RFC 6749 has no code for "slow down", temporarily_unavailable is registered only for the
@@ -134,9 +139,10 @@ export const RECENT_CHALLENGES = 10_000;
 export class Throttle {
   readonly settings: ThrottleSettings;
   /**
-   * client_id → end of its lock. Filled from the shared counter when this instance sees a failure
-   * past the limit; consulted before a secret is compared (a Map lookup, no Store round trip).
-   * With N instances an attacker gets at most N more guesses once the shared count is over.
+   * Counter key of a locked (client_id, IP address) pair → end of its lock. Filled from the shared
+   * counter when this instance sees a failure past the limit; consulted before a secret is compared
+   * (a Map lookup, no Store round trip). With N instances an attacker gets at most N more guesses
+   * once the shared count is over.
    */
   private readonly lockedClients = new Map<string, number>();
   /**
@@ -203,27 +209,35 @@ export class Throttle {
     await this.ctx.store.resetHits(`login:user:${keyPart(username.toLowerCase())}`);
   }
 
-  /** G5 OAuth 2.1 §2.4.1: seconds left on a lock of this client_id, or 0. No Store round trip. */
-  clientLockedFor(clientId: string): number {
-    const until = this.lockedClients.get(clientId);
+  /** G5 OAuth 2.1 §2.4.1: seconds left on a lock of this client_id from this IP address, or 0. No Store round trip. */
+  clientLockedFor(clientId: string, ip: string): number {
+    const key = clientLockKey(clientId, ip);
+    const until = this.lockedClients.get(key);
     if (until === undefined) return 0;
     const left = until - this.ctx.clock.now();
     if (left <= 0) {
-      this.lockedClients.delete(clientId);
+      this.lockedClients.delete(key);
       return 0;
     }
     return Math.ceil(left / 1000);
   }
 
-  /** G5: one failed client authentication. Returns the lock's seconds if this failure is past the limit. */
-  async clientAuthenticationFailed(clientId: string): Promise<number> {
+  /**
+   * G5: one failed client authentication. Returns the lock's seconds if this failure is past the limit.
+   * Failures are counted per client_id and client IP address: a client_id is public (it is in every
+   * authorization URL), so a lock of the client_id alone would let anyone who knows it shut the
+   * client out by sending wrong secrets; per pair, guessing is still bounded from every address,
+   * and the client's own requests, which come from its own address, go on.
+   */
+  async clientAuthenticationFailed(clientId: string, ip: string): Promise<number> {
     const s = this.settings.clientSecret;
     if (s.lockAfterFailures <= 0) return 0;
     const now = this.ctx.clock.now();
-    const { count, resetAt } = await this.ctx.store.hit(`client:${keyPart(clientId)}`, now, s.windowSeconds * 1000);
+    const key = clientLockKey(clientId, ip);
+    const { count, resetAt } = await this.ctx.store.hit(key, now, s.windowSeconds * 1000);
     if (count <= s.lockAfterFailures) return 0;
     if (this.lockedClients.size > 10_000) this.lockedClients.clear();
-    this.lockedClients.set(clientId, resetAt);
+    this.lockedClients.set(key, resetAt);
     if (count === s.lockAfterFailures + 1) {
       this.ctx.events.emit({ type: 'client_authentication.locked', at: now, clientId: keyPart(clientId), detail: { until: new Date(resetAt).toISOString() } });
     }

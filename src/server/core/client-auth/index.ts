@@ -8,6 +8,12 @@ import { readClientSecretBasic } from './client-secret-basic.js';
 import { readClientSecretPost } from './client-secret-post.js';
 import { readNone } from './none.js';
 
+/** What a back-channel request brings besides its form: the Authorization header and the caller's IP address. */
+export interface Caller {
+  authorization: string | undefined;
+  ip: string;
+}
+
 export interface AuthenticatedClient {
   client: ClientRecord;
   method: 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -17,9 +23,9 @@ export interface AuthenticatedClient {
  * RFC 6749 §2.3 and §3.2.1: authenticates the client at /token, /introspect and /revoke.
  * Confidential clients use client_secret_basic or client_secret_post; public clients use none.
  */
-export async function authenticateClient(ctx: CoreContext, params: Params, authorization: string | undefined): Promise<AuthenticatedClient> {
+export async function authenticateClient(ctx: CoreContext, params: Params, caller: Caller): Promise<AuthenticatedClient> {
   params.assertNoDuplicates(['client_id', 'client_secret']);
-  const basic = readClientSecretBasic(authorization);
+  const basic = readClientSecretBasic(caller.authorization);
   // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each request."
   if (basic && params.has('client_secret')) {
     throw oauthError('invalid_request', { description: 'Use one client authentication method: Basic or client_secret in the body, not both.', detail: 'two auth methods' });
@@ -31,15 +37,15 @@ export async function authenticateClient(ctx: CoreContext, params: Params, autho
   if (!presented) {
     throw oauthError('invalid_client', { description: 'Client authentication is required (client_id, and a secret for confidential clients).', detail: 'no client credentials' });
   }
-  // G5 OAuth 2.1 §2.4.1: a client_id locked after repeated failures is refused before any secret is compared.
+  // G5 OAuth 2.1 §2.4.1: a client_id locked after repeated failures from this address is refused before any secret is compared.
   const throttle = throttleOf(ctx);
-  const lockedFor = throttle.clientLockedFor(presented.clientId);
+  const lockedFor = throttle.clientLockedFor(presented.clientId, caller.ip);
   if (lockedFor > 0) throw new TooManyRequestsError(lockedFor, 'client authentication locked');
   const client = await ctx.store.findClient(presented.clientId);
   // Hash the presented secret even for an unknown client, so timing does not tell which ids exist.
   const presentedHash = sha256(presented.clientSecret ?? '');
   if (!client) {
-    return failed(ctx, presented.clientId, oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'unknown client' }));
+    return failed(ctx, presented.clientId, caller.ip, oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'unknown client' }));
   }
   if (client.secretHash === null) {
     // SECURITY.md G8: a public client has no secret; presenting one means a confused client.
@@ -54,14 +60,14 @@ export async function authenticateClient(ctx: CoreContext, params: Params, autho
   // Generated secrets have 256 bits of entropy, so a SHA-256 digest compared in constant time is
   // the right store (a slow password hash would only slow the token endpoint).
   if (!constantTimeEqual(presentedHash, client.secretHash)) {
-    return failed(ctx, client.id, oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'wrong secret' }));
+    return failed(ctx, client.id, caller.ip, oauthError('invalid_client', { description: 'Client authentication failed.', detail: 'wrong secret' }));
   }
   return { client, method: presented.method };
 }
 
-/** G5 OAuth 2.1 §2.4.1: only failures are counted (one Store hit each); past the limit the client_id is locked. */
-async function failed(ctx: CoreContext, clientId: string, error: Error): Promise<never> {
-  const lockedFor = await throttleOf(ctx).clientAuthenticationFailed(clientId);
+/** G5 OAuth 2.1 §2.4.1: only failures are counted (one Store hit each); past the limit the client_id is locked for this address. */
+async function failed(ctx: CoreContext, clientId: string, ip: string, error: Error): Promise<never> {
+  const lockedFor = await throttleOf(ctx).clientAuthenticationFailed(clientId, ip);
   if (lockedFor > 0) throw new TooManyRequestsError(lockedFor, 'client authentication locked');
   throw error;
 }

@@ -1,5 +1,5 @@
 import { verifyAccessToken } from '../access-token.js';
-import { authenticateClient } from '../client-auth/index.js';
+import { authenticateClient, type Caller } from '../client-auth/index.js';
 import { isResourceServer } from '../client-kind.js';
 import { formatScope } from '../checks/scope.js';
 import type { CoreContext } from '../context.js';
@@ -17,9 +17,9 @@ const INACTIVE: IntrospectionResponse = { active: false };
  * resource server only about access tokens for its audience; everything else, like expired,
  * revoked or unknown tokens, is `{ "active": false }` (§2.2).
  */
-export async function introspectionEndpoint(ctx: CoreContext, params: Params, authorization: string | undefined): Promise<IntrospectionResponse> {
+export async function introspectionEndpoint(ctx: CoreContext, params: Params, caller: Caller): Promise<IntrospectionResponse> {
   params.assertNoDuplicates(['token', 'token_type_hint']);
-  const { client, method } = await authenticateClient(ctx, params, authorization);
+  const { client, method } = await authenticateClient(ctx, params, caller);
   // RFC 7662 §2.1: the endpoint MUST require authorization; a public client cannot authenticate.
   if (method === 'none') {
     throw oauthError('invalid_client', { description: 'Introspection requires a confidential client (client_secret_basic or client_secret_post).', detail: 'public client at introspection' });

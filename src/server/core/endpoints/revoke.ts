@@ -1,5 +1,5 @@
 import { verifyAccessToken } from '../access-token.js';
-import { authenticateClient } from '../client-auth/index.js';
+import { authenticateClient, type Caller } from '../client-auth/index.js';
 import type { CoreContext } from '../context.js';
 import { storageKey } from '../token-keys.js';
 import { oauthError } from '../errors.js';
@@ -10,9 +10,9 @@ import type { Params } from '../params.js';
  * access tokens issued under it (§2.1); revoking an access token revokes that token. Unknown
  * tokens, and tokens of other clients, get the same 200 (§2.2), and nothing happens to them.
  */
-export async function revocationEndpoint(ctx: CoreContext, params: Params, authorization: string | undefined): Promise<void> {
+export async function revocationEndpoint(ctx: CoreContext, params: Params, caller: Caller): Promise<void> {
   params.assertNoDuplicates(['token', 'token_type_hint']);
-  const { client } = await authenticateClient(ctx, params, authorization);
+  const { client } = await authenticateClient(ctx, params, caller);
   const token = params.get('token');
   if (token === undefined) throw oauthError('invalid_request', { description: 'The token parameter is missing.', detail: 'missing token' });
   const now = ctx.clock.now();

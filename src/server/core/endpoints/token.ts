@@ -1,4 +1,4 @@
-import { authenticateClient } from '../client-auth/index.js';
+import { authenticateClient, type Caller } from '../client-auth/index.js';
 import type { CoreContext } from '../context.js';
 import { oauthError } from '../errors.js';
 import { grantHandlers } from '../grants/index.js';
@@ -6,7 +6,7 @@ import type { TokenResponse } from '../grants/grant.js';
 import type { Params } from '../params.js';
 
 /** RFC 6749 §3.2: the token endpoint. Client authentication, then dispatch on grant_type. */
-export async function tokenEndpoint(ctx: CoreContext, params: Params, authorization: string | undefined): Promise<TokenResponse> {
+export async function tokenEndpoint(ctx: CoreContext, params: Params, caller: Caller): Promise<TokenResponse> {
   params.assertNoDuplicates(['grant_type']);
   const grantType = params.get('grant_type');
   if (grantType === undefined) throw oauthError('invalid_request', { description: 'The grant_type parameter is missing.', detail: 'missing grant_type' });
@@ -16,7 +16,7 @@ export async function tokenEndpoint(ctx: CoreContext, params: Params, authorizat
   // RFC 6749 §3.1: duplicate parameters are refused.
   params.assertNoDuplicates(handler.parameters);
 
-  const { client } = await authenticateClient(ctx, params, authorization);
+  const { client } = await authenticateClient(ctx, params, caller);
   // RFC 6749 §5.2 unauthorized_client: the client is not registered for this grant type.
   if (!client.grantTypes.includes(handler.grantType)) {
     throw oauthError('unauthorized_client', { description: `This client may not use the ${handler.grantType} grant.`, detail: 'grant type not allowed' });

@@ -6,7 +6,7 @@ import { noStore, readParams } from '../request.js';
 /** RFC 7662 §2 introspection endpoint. */
 export function introspectRoutes(app: FastifyInstance, { ctx }: HttpDeps): void {
   app.post('/introspect', { helmet: false }, async (request, reply) => {
-    const response = await introspectionEndpoint(ctx, readParams(request), request.headers.authorization);
+    const response = await introspectionEndpoint(ctx, readParams(request), { authorization: request.headers.authorization, ip: request.ip });
     return noStore(reply).send(response);
   });
 }

@@ -12,7 +12,7 @@ export function tokenRoutes(app: FastifyInstance, { ctx }: HttpDeps): void {
     const params = readParams(request);
     // Rate limit per IP and per client_id (as sent); answered 429 with Retry-After.
     await throttle.checkRate('token', request.ip, () => params.get('client_id') ?? basicClientId(request.headers.authorization));
-    const response = await tokenEndpoint(ctx, params, request.headers.authorization);
+    const response = await tokenEndpoint(ctx, params, { authorization: request.headers.authorization, ip: request.ip });
     return noStore(reply).send(response);
   });
 }
