@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import pino from 'pino';
 import { ConfigError, resolveConfig, type ServerConfig } from '../server/config.js';
+import { serveClusterMetrics } from '../server/http/cluster-metrics.js';
 import { createLatchkey } from '../server/server.js';
 import { openStore } from '../server/store/open-store.js';
 
@@ -42,6 +43,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     const bootstrap = await createLatchkey({ store, issuer: config.issuer, keyEncryptionKey: config.keyEncryptionKey, signingAlgorithm: config.signingAlgorithm, settings: config.settings, logger, housekeepingIntervalMs: 0 });
     await bootstrap.close();
     await store.close();
+    serveClusterMetrics();
     for (let i = 0; i < workers; i++) cluster.fork();
     let stopping = false;
     cluster.on('exit', (worker, code, signal) => {
@@ -78,6 +80,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     keyPrePublishMs: config.keyPrePublishSeconds * 1000,
     keyRotationIntervalMs: config.keyRotationDays * 86_400_000,
     keyReloadIntervalMs: config.keyReloadSeconds * 1000,
+    clusterMetrics: cluster.isWorker,
     // With several workers only the first runs housekeeping, to keep deletes off the others' paths.
     housekeepingIntervalMs: cluster.isWorker && cluster.worker?.id !== 1 ? 0 : 60_000,
   });

@@ -31,6 +31,8 @@ export interface LatchkeyOptions {
   keyRotationIntervalMs?: number;
   /** A rotated-in key is published this long before it signs (default 2 minutes). */
   keyPrePublishMs?: number;
+  /** In a node:cluster worker whose primary called serveClusterMetrics: /metrics answers every worker's metrics, summed. */
+  clusterMetrics?: boolean;
 }
 
 export interface Latchkey {
@@ -73,7 +75,7 @@ export async function createLatchkey(options: LatchkeyOptions): Promise<Latchkey
     events: auditEventSink(logger, store),
     refreshSecret,
   };
-  const app = await buildApp(ctx, { logger, trustProxy: options.trustProxy });
+  const app = await buildApp(ctx, { logger, trustProxy: options.trustProxy, clusterMetrics: options.clusterMetrics });
 
   const rotationInterval = options.keyRotationIntervalMs ?? 30 * 24 * 3600 * 1000;
   async function housekeeping(): Promise<number> {

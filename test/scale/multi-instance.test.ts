@@ -224,6 +224,26 @@ describe('several instances on one PostgreSQL', () => {
       const callback = await authorizeOverHttp(authorizationUrl(workers, challenge), user, { jar });
       const result = await token(workers, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: redirectUri, code_verifier: verifier });
       expect(result.status).toBe(200);
+
+      // /metrics sums every worker's counters: each request below opens its own connection, and
+      // node:cluster hands connections to the workers in turn, so both answer health checks and
+      // scrapes, and every scrape must count all ten.
+      const getFresh = (path: string) =>
+        new Promise<{ status: number; text: string }>((resolve, reject) => {
+          http
+            .get(`${workers.url}${path}`, { agent: false }, (res) => {
+              let text = '';
+              res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+            })
+            .on('error', reject);
+        });
+      for (let i = 0; i < 10; i++) expect((await getFresh('/healthz')).status).toBe(200);
+      for (let i = 0; i < 4; i++) {
+        const scrape = await getFresh('/metrics');
+        expect(scrape.status).toBe(200);
+        expect(scrape.text).toMatch(/^latchkey_http_requests_total\{route="\/healthz",method="GET",status="200"\} 10$/m);
+        expect(scrape.text).toMatch(/^latchkey_tokens_issued_total\{grant_type="authorization_code"\} 1$/m);
+      }
     } finally {
       expect(await workers.stop()).toBe(0);
     }

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import fastifyCookie from '@fastify/cookie';
@@ -19,6 +20,7 @@ import { authorizeRoutes } from './routes/authorize.js';
 import { consentRoutes } from './routes/consent.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { healthRoutes } from './routes/health.js';
+import { clusterMetricsReader } from './cluster-metrics.js';
 import { createMetrics, instrument, type HttpMetrics } from './metrics.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { introspectRoutes } from './routes/introspect.js';
@@ -32,6 +34,8 @@ export interface AppOptions {
   logger: Logger;
   /** Trust X-Forwarded-* from these proxies (X10); false: trust none. */
   trustProxy?: boolean | string | string[];
+  /** Under node:cluster: /metrics answers every worker's metrics, summed by the primary (cluster-metrics.ts). */
+  clusterMetrics?: boolean;
 }
 
 /** Request size limits: no endpoint needs more (hardening against oversized input). */
@@ -91,7 +95,8 @@ export async function buildApp(ctx: CoreContext, options: AppOptions): Promise<F
   revokeRoutes(app, deps);
   discoveryRoutes(app, deps);
   healthRoutes(app, deps);
-  metricsRoutes(app, metrics);
+  const readMetrics = options.clusterMetrics && cluster.isWorker ? clusterMetricsReader(metrics.registry) : () => metrics.registry.metrics();
+  metricsRoutes(app, metrics.registry.contentType, readMetrics);
   return app;
 }
 
