@@ -47,13 +47,13 @@ describe('openStore', () => {
   it('?client_cache=off opens PostgreSQL without the client cache; anything but on or off is refused', async () => {
     const store = (await openStore(`${url}?schema=${schema}&client_cache=off`, { max: 1 })) as PostgresStore;
     try {
-      expect(store.clientCache).toBeUndefined();
+      expect(store.cache).toBeUndefined();
     } finally {
       await store.close();
     }
     const cached = (await openStore(`${url}?schema=${schema}`, { max: 1 })) as PostgresStore;
     try {
-      expect(cached.clientCache?.active).toBe(true);
+      expect(cached.cache?.active).toBe(true);
     } finally {
       await cached.close();
     }

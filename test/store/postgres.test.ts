@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/server/core/ports.js';
-import { ClientCache } from '../../src/server/store/postgres/client-cache.js';
+import { NotifiedCache } from '../../src/server/store/postgres/notified-cache.js';
 import { migrate, postgresMigrations } from '../../src/server/store/postgres/migrations.js';
 import { PostgresStore, sql } from '../../src/server/store/postgres/postgres-store.js';
 import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
@@ -293,7 +293,7 @@ describe('PostgresStore', () => {
     }
   });
 
-  describe('client cache (clients kept in process, invalidated by NOTIFY)', () => {
+  describe('in-process cache (clients and sign-ins kept in process, invalidated by NOTIFY)', () => {
     let a: PostgresStore;
     let b: PostgresStore;
     let shared: string;
@@ -326,7 +326,7 @@ describe('PostgresStore', () => {
       await a.createClient(clientRecord('cached'));
       // Let the notification of the insert arrive first: it would empty the cache filled below.
       await new Promise((r) => setTimeout(r, 200));
-      expect(b.clientCache!.active).toBe(true);
+      expect(b.cache!.active).toBe(true);
       await b.findClient('cached');
       await sql('ALTER TABLE clients DISABLE TRIGGER clients_changed');
       try {
@@ -358,7 +358,7 @@ describe('PostgresStore', () => {
       await a.createClient(clientRecord('offline'));
       await b.findClient('offline');
       await sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`${application}-listener`]);
-      await eventually(async () => !b.clientCache!.active);
+      await eventually(async () => !b.cache!.active);
       await sql('ALTER TABLE clients DISABLE TRIGGER clients_changed');
       try {
         await sql(`UPDATE clients SET name = 'unnotified' WHERE id = 'offline'`);
@@ -367,14 +367,58 @@ describe('PostgresStore', () => {
       } finally {
         await sql('ALTER TABLE clients ENABLE TRIGGER clients_changed');
       }
-      await eventually(async () => b.clientCache!.active);
+      await eventually(async () => b.cache!.active);
       expect((await b.findClient('offline'))?.name).toBe('unnotified');
+    });
+
+    const signIn = async (idHash: string) => {
+      await a.createSession({ idHash, userId: `user-${idHash}`, authTime: T0, createdAt: T0, expiresAt: T0 + 60_000 });
+    };
+
+    it('serves a sign-in (a session and its consent) from the cache until a notified change to that session', async () => {
+      await signIn('s-cached');
+      expect((await b.findSessionWithConsent('s-cached', T0, 'c1'))?.session.userId).toBe('user-s-cached');
+      await sql('ALTER TABLE sessions DISABLE TRIGGER sessions_changed');
+      try {
+        await sql(`DELETE FROM sessions WHERE id_hash = 's-cached'`);
+      } finally {
+        await sql('ALTER TABLE sessions ENABLE TRIGGER sessions_changed');
+      }
+      // Deleted without a notification: still served, which shows it comes from the cache.
+      expect(await b.findSessionWithConsent('s-cached', T0, 'c1')).toBeDefined();
+      await sql(`DELETE FROM sessions WHERE id_hash = 'no-such-session'`);
+      await eventually(async () => (await b.findSessionWithConsent('s-cached', T0, 'c1')) === undefined);
+    });
+
+    it('a session deleted (sign-out) is gone at once on the instance that deleted it, and on the other once notified', async () => {
+      await signIn('s-out');
+      expect(await a.findSessionWithConsent('s-out', T0, 'c1')).toBeDefined();
+      expect(await b.findSessionWithConsent('s-out', T0, 'c1')).toBeDefined();
+      await a.deleteSession('s-out');
+      expect(await a.findSessionWithConsent('s-out', T0, 'c1')).toBeUndefined();
+      await eventually(async () => (await b.findSessionWithConsent('s-out', T0, 'c1')) === undefined);
+    });
+
+    it('a consent granted, then revoked, through one instance is seen by the other once notified', async () => {
+      await signIn('s-consent');
+      expect((await b.findSessionWithConsent('s-consent', T0, 'c1'))?.consent).toBeUndefined();
+      await a.saveConsent({ userId: 'user-s-consent', clientId: 'c1', scope: ['openid', 'notes'], grantedAt: T0 });
+      await eventually(async () => (await b.findSessionWithConsent('s-consent', T0, 'c1'))?.consent?.scope.join(' ') === 'openid notes');
+      await a.revokeConsent('user-s-consent', 'c1', T0 + 1);
+      await eventually(async () => (await b.findSessionWithConsent('s-consent', T0, 'c1'))?.consent === undefined);
+      expect((await b.findSessionWithConsent('s-consent', T0, 'c1'))?.session).toBeDefined();
+    });
+
+    it('a cached session is not served once it has expired', async () => {
+      await signIn('s-expiring');
+      expect(await b.findSessionWithConsent('s-expiring', T0, 'c1')).toBeDefined();
+      expect(await b.findSessionWithConsent('s-expiring', T0 + 60_000, 'c1')).toBeUndefined();
     });
 
     it('reads a cached client again after maxAgeMs even without a notification', async () => {
       let now = T0;
       let loads = 0;
-      const cache = new ClientCache({ schema: shared, connect: () => new pg.Client({ connectionString: url }), maxAgeMs: 1000, now: () => now });
+      const cache = new NotifiedCache({ schema: shared, connect: () => new pg.Client({ connectionString: url }), maxAgeMs: 1000, now: () => now });
       await cache.start();
       try {
         expect(cache.active).toBe(true);
@@ -382,11 +426,11 @@ describe('PostgresStore', () => {
           loads += 1;
           return clientRecord('aged');
         };
-        await cache.get('aged', load);
-        await cache.get('aged', load);
+        await cache.clients.get('aged', load);
+        await cache.clients.get('aged', load);
         expect(loads).toBe(1);
         now += 1000;
-        await cache.get('aged', load);
+        await cache.clients.get('aged', load);
         expect(loads).toBe(2);
       } finally {
         await cache.close();

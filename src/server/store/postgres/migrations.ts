@@ -190,6 +190,22 @@ CREATE INDEX codes_client_hash ON codes (client_id, hash);
 DROP INDEX consents_client_id;
 CREATE INDEX consents_client_user ON consents (client_id, user_id);`,
   },
+  {
+    version: 6,
+    name: 'notify latchkey_sign_ins on every change to a session (but an insert) or a consent (instances keep sign-ins cached until told)',
+    // As migration 4. A new session needs no notice: a session that was not found is never kept.
+    sql: `
+CREATE FUNCTION notify_sign_ins_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('latchkey_sign_ins', TG_TABLE_SCHEMA);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER sessions_changed AFTER UPDATE OR DELETE OR TRUNCATE ON sessions
+  FOR EACH STATEMENT EXECUTE FUNCTION notify_sign_ins_changed();
+CREATE TRIGGER consents_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON consents
+  FOR EACH STATEMENT EXECUTE FUNCTION notify_sign_ins_changed();`,
+  },
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -18,7 +18,7 @@ import type {
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
 import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
-import { ClientCache } from './client-cache.js';
+import { NotifiedCache, type SignIn } from './notified-cache.js';
 import { assertSchemaName, migrate } from './migrations.js';
 import { Pipelines } from './pipelines.js';
 
@@ -37,11 +37,12 @@ export interface PostgresStoreOptions {
    * fails with 503 instead of hanging.
    */
   statementTimeoutMs?: number;
-  /** Shown in pg_stat_activity (default `latchkey`; the client cache's listener adds `-listener`). */
+  /** Shown in pg_stat_activity (default `latchkey`; the cache's listener adds `-listener`). */
   applicationName?: string;
   /**
-   * Keep registered clients in process, forgotten on every change PostgreSQL notifies (default
-   * true; see ClientCache). Off, every request reads its client from the database.
+   * Keep registered clients and sign-ins (a session with its consent) in process, forgotten on
+   * every change PostgreSQL notifies (default true; see NotifiedCache). Off, every request reads
+   * them from the database.
    */
   clientCache?: boolean;
   /**
@@ -413,7 +414,7 @@ export class PostgresStore implements Store {
   /** The pool, for the CLI and for tests that look behind the port. */
   readonly pool: pg.Pool;
   /** Undefined when turned off. */
-  readonly clientCache: ClientCache | undefined;
+  readonly cache: NotifiedCache | undefined;
   private pendingEvents: Array<{ event: AuditEvent; resolve: () => void; reject: (error: unknown) => void }> = [];
   private eventTimer: NodeJS.Timeout | undefined;
   /** Settles when every batch handed to the database so far is written (successfully or not). */
@@ -422,9 +423,9 @@ export class PostgresStore implements Store {
   /** The pipelined connections of the request path; undefined when turned off (pipelines: 0). */
   readonly pipelines: Pipelines | undefined;
 
-  private constructor(pool: pg.Pool, clientCache: ClientCache | undefined, pipelines: Pipelines | undefined) {
+  private constructor(pool: pg.Pool, cache: NotifiedCache | undefined, pipelines: Pipelines | undefined) {
     this.pool = pool;
-    this.clientCache = clientCache;
+    this.cache = cache;
     this.pipelines = pipelines;
   }
 
@@ -448,17 +449,17 @@ export class PostgresStore implements Store {
     pool.on('error', () => undefined);
     try {
       await migrate(pool, options.schema !== undefined ? { schema: options.schema } : {});
-      let clientCache: ClientCache | undefined;
+      let cache: NotifiedCache | undefined;
       if (options.clientCache ?? true) {
         const { rows } = await pool.query<{ schema: string }>('SELECT current_schema() AS schema');
-        clientCache = new ClientCache({
+        cache = new NotifiedCache({
           schema: rows[0]!.schema,
           connect: () => new pg.Client({ ...connection, application_name: `${connection.application_name}-listener` }),
         });
-        await clientCache.start();
+        await cache.start();
       }
       const pipelines = (options.pipelines ?? 2) > 0 ? new Pipelines(connection, options.pipelines ?? 2) : undefined;
-      return new PostgresStore(pool, clientCache, pipelines);
+      return new PostgresStore(pool, cache, pipelines);
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw mapError(error);
@@ -489,7 +490,7 @@ export class PostgresStore implements Store {
   }
 
   async findClient(id: string): Promise<ClientRecord | undefined> {
-    return this.clientCache ? this.clientCache.get(id, (clientId) => this.readClient(clientId)) : this.readClient(id);
+    return this.cache ? this.cache.clients.get(id, () => this.readClient(id)) : this.readClient(id);
   }
 
   private async readClient(id: string): Promise<ClientRecord | undefined> {
@@ -502,7 +503,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteClient(id: string): Promise<boolean> {
-    return (await this.first('deleteClient', [id]))?.deleted === 1;
+    const deleted = (await this.first('deleteClient', [id]))?.deleted === 1;
+    this.cache?.invalidate();
+    return deleted;
   }
 
   async createUser(u: UserRecord): Promise<void> {
@@ -524,7 +527,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteUser(id: string): Promise<boolean> {
-    return (await this.first('deleteUser', [id]))?.deleted === 1;
+    const deleted = (await this.first('deleteUser', [id]))?.deleted === 1;
+    this.cache?.signIns.invalidate();
+    return deleted;
   }
 
   async createSession(s: SessionRecord): Promise<void> {
@@ -536,7 +541,16 @@ export class PostgresStore implements Store {
     return row && toSession(row);
   }
 
-  async findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<{ session: SessionRecord; consent: ConsentRecord | undefined } | undefined> {
+  /*
+   * The authorization endpoint's one look-up, from the cache (NotifiedCache) while it is
+   * listening: a session only while unexpired at `now`, as the statement checks.
+   */
+  findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<SignIn | undefined> {
+    const read = () => this.readSignIn(idHash, now, clientId);
+    return this.cache ? this.cache.signIns.get(`${idHash} ${clientId}`, read, (s) => s.session.expiresAt > now) : read();
+  }
+
+  private async readSignIn(idHash: string, now: number, clientId: string): Promise<SignIn | undefined> {
     const row = await this.first('findSessionWithConsent', [idHash, now, clientId]);
     if (!row) return undefined;
     const session = toSession(row);
@@ -546,6 +560,8 @@ export class PostgresStore implements Store {
 
   async deleteSession(idHash: string): Promise<void> {
     await this.run('deleteSession', [idHash]);
+    // This instance forgets at once; the others when PostgreSQL's notification arrives.
+    this.cache?.signIns.invalidate();
   }
 
   async createInteraction(i: InteractionRecord): Promise<void> {
@@ -577,6 +593,7 @@ export class PostgresStore implements Store {
 
   async saveConsent(c: ConsentRecord): Promise<void> {
     await this.run('upsertConsent', [c.userId, c.clientId, c.scope, c.grantedAt]);
+    this.cache?.signIns.invalidate();
   }
 
   async listConsents(userId: string): Promise<ConsentRecord[]> {
@@ -585,6 +602,7 @@ export class PostgresStore implements Store {
 
   async revokeConsent(userId: string, clientId: string, now: number): Promise<void> {
     await this.run('revokeConsent', [userId, clientId, now]);
+    this.cache?.signIns.invalidate();
   }
 
   async saveCode(c: CodeRecord): Promise<void> {
@@ -802,7 +820,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.flushEvents();
-    await this.clientCache?.close();
+    await this.cache?.close();
     await this.pipelines?.end();
     if (!this.pool.ended) await this.pool.end();
   }
