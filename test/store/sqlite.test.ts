@@ -342,8 +342,9 @@ describe('SqliteStore checkpoint thread', () => {
       try {
         const before = fileSize(file);
         await writeClients(store, 200);
+        // A checkpoint writes page after page, so the file may be seen half grown: wait for all of it.
         const deadline = Date.now() + 5000;
-        while (fileSize(file) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        while (fileSize(file) <= before + 200 * 2000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         expect(fileSize(file)).toBeGreaterThan(before + 200 * 2000);
         expect((await store.findClient('c199'))?.name).toBe('x'.repeat(2000));
       } finally {
