@@ -503,9 +503,11 @@ export class PostgresStore implements Store {
   }
 
   async deleteClient(id: string): Promise<boolean> {
-    const deleted = (await this.first('deleteClient', [id]))?.deleted === 1;
-    this.cache?.invalidate();
-    return deleted;
+    try {
+      return (await this.first('deleteClient', [id]))?.deleted === 1;
+    } finally {
+      this.cache?.invalidate();
+    }
   }
 
   async createUser(u: UserRecord): Promise<void> {
@@ -527,9 +529,11 @@ export class PostgresStore implements Store {
   }
 
   async deleteUser(id: string): Promise<boolean> {
-    const deleted = (await this.first('deleteUser', [id]))?.deleted === 1;
-    this.cache?.signIns.invalidate();
-    return deleted;
+    try {
+      return (await this.first('deleteUser', [id]))?.deleted === 1;
+    } finally {
+      this.cache?.signIns.invalidate();
+    }
   }
 
   async createSession(s: SessionRecord): Promise<void> {
@@ -559,9 +563,13 @@ export class PostgresStore implements Store {
   }
 
   async deleteSession(idHash: string): Promise<void> {
-    await this.run('deleteSession', [idHash]);
-    // This instance forgets at once; the others when PostgreSQL's notification arrives.
-    this.cache?.signIns.invalidate();
+    try {
+      await this.run('deleteSession', [idHash]);
+    } finally {
+      // This instance forgets at once, even if the outcome is unknown; the others when
+      // PostgreSQL's notification arrives.
+      this.cache?.signIns.invalidate();
+    }
   }
 
   async createInteraction(i: InteractionRecord): Promise<void> {
@@ -592,8 +600,11 @@ export class PostgresStore implements Store {
   }
 
   async saveConsent(c: ConsentRecord): Promise<void> {
-    await this.run('upsertConsent', [c.userId, c.clientId, c.scope, c.grantedAt]);
-    this.cache?.signIns.invalidate();
+    try {
+      await this.run('upsertConsent', [c.userId, c.clientId, c.scope, c.grantedAt]);
+    } finally {
+      this.cache?.signIns.invalidate();
+    }
   }
 
   async listConsents(userId: string): Promise<ConsentRecord[]> {
@@ -601,8 +612,11 @@ export class PostgresStore implements Store {
   }
 
   async revokeConsent(userId: string, clientId: string, now: number): Promise<void> {
-    await this.run('revokeConsent', [userId, clientId, now]);
-    this.cache?.signIns.invalidate();
+    try {
+      await this.run('revokeConsent', [userId, clientId, now]);
+    } finally {
+      this.cache?.signIns.invalidate();
+    }
   }
 
   async saveCode(c: CodeRecord): Promise<void> {
