@@ -6,7 +6,7 @@ import { StoreUnavailableError } from '../../src/server/core/ports.js';
 import { NotifiedCache } from '../../src/server/store/postgres/notified-cache.js';
 import { migrate, postgresMigrations } from '../../src/server/store/postgres/migrations.js';
 import { PostgresStore, sql } from '../../src/server/store/postgres/postgres-store.js';
-import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
+import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0, userRecord } from './contract.js';
 
 // CI starts PostgreSQL; when it is unreachable these tests fail rather than skip.
 const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -407,6 +407,14 @@ describe('PostgresStore', () => {
       await a.revokeConsent('user-s-consent', 'c1', T0 + 1);
       await eventually(async () => (await b.findSessionWithConsent('s-consent', T0, 'c1'))?.consent === undefined);
       expect((await b.findSessionWithConsent('s-consent', T0, 'c1'))?.session).toBeDefined();
+    });
+
+    it('a user deleted through one instance signs out everywhere once notified (the delete runs inside one statement)', async () => {
+      await a.createUser(userRecord('user-s-gone'));
+      await signIn('s-gone');
+      expect(await b.findSessionWithConsent('s-gone', T0, 'c1')).toBeDefined();
+      expect(await a.deleteUser('user-s-gone')).toBe(true);
+      await eventually(async () => (await b.findSessionWithConsent('s-gone', T0, 'c1')) === undefined);
     });
 
     it('a cached session is not served once it has expired', async () => {
