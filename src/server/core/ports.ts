@@ -65,6 +65,12 @@ export interface AuthorizationRequest {
   prompt: Array<'none' | 'login' | 'consent'>;
 }
 
+/** A live session and its user's consent for one client: what the authorization endpoint reads. */
+export interface SignIn {
+  session: SessionRecord;
+  consent: ConsentRecord | undefined;
+}
+
 export interface ConsentRecord {
   userId: string;
   clientId: string;
@@ -209,7 +215,7 @@ export interface Store {
    * findSession and findConsent(session.userId, clientId) in one look-up, for the authorization
    * endpoint: undefined when there is no live session.
    */
-  findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<{ session: SessionRecord; consent: ConsentRecord | undefined } | undefined>;
+  findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<SignIn | undefined>;
   deleteSession(idHash: string): Promise<void>;
 
   // pending authorization requests

@@ -11,6 +11,7 @@ import type {
   RefreshTokenRecord,
   RotationResult,
   SessionRecord,
+  SignIn,
   Store,
   StoredAuditEvent,
   UserRecord,
@@ -122,7 +123,7 @@ export class MemoryStore implements Store {
     return session && session.expiresAt > now ? copy(session) : undefined;
   }
 
-  async findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<{ session: SessionRecord; consent: ConsentRecord | undefined } | undefined> {
+  async findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<SignIn | undefined> {
     const session = await this.findSession(idHash, now);
     return session && { session, consent: await this.findConsent(session.userId, clientId) };
   }

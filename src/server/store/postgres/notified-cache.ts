@@ -1,17 +1,11 @@
 import pg from 'pg';
-import type { ClientRecord, ConsentRecord, SessionRecord } from '../../core/ports.js';
+import type { ClientRecord, SignIn } from '../../core/ports.js';
 import { copyClient } from '../copy-client.js';
 
 /** The channel migration 4's trigger notifies on every change to clients, with the table's schema as payload. */
 export const CLIENTS_CHANGED_CHANNEL = 'latchkey_clients';
 /** The channel migration 6's triggers notify on every change to sessions (but an insert) and to consents. */
 export const SIGN_INS_CHANGED_CHANNEL = 'latchkey_sign_ins';
-
-/** A live session and its user's consent for one client: what the authorization endpoint reads. */
-export interface SignIn {
-  session: SessionRecord;
-  consent: ConsentRecord | undefined;
-}
 
 export interface NotifiedCacheOptions {
   /** Opens the listening connection (same server, schema and settings as the pool). */

@@ -12,13 +12,14 @@ import type {
   RefreshTokenRecord,
   RotationResult,
   SessionRecord,
+  SignIn,
   Store,
   StoredAuditEvent,
   UserRecord,
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
 import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
-import { NotifiedCache, type SignIn } from './notified-cache.js';
+import { NotifiedCache } from './notified-cache.js';
 import { assertSchemaName, migrate } from './migrations.js';
 import { Pipelines } from './pipelines.js';
 

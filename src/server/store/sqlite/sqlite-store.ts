@@ -12,6 +12,7 @@ import type {
   RefreshTokenRecord,
   RotationResult,
   SessionRecord,
+  SignIn,
   Store,
   StoredAuditEvent,
   UserRecord,
@@ -402,7 +403,7 @@ export class SqliteStore implements Store {
     return this.read(() => this.consent(userId, clientId));
   }
 
-  findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<{ session: SessionRecord; consent: ConsentRecord | undefined } | undefined> {
+  findSessionWithConsent(idHash: string, now: number, clientId: string): Promise<SignIn | undefined> {
     // One statement: each statement outside a transaction takes and drops SQLite's read lock.
     return this.read(() => {
       const row = this.s.findSessionWithConsent.get(clientId, idHash, now) as Row | undefined;
