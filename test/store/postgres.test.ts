@@ -130,6 +130,24 @@ describe('PostgresStore', () => {
     expect(plans.findSessionWithConsent).toMatch(/Index Cond: .*user_id/);
   });
 
+  it('every indexed text column but usernames compares bytes (COLLATE "C", migration 7), whatever the database collation', async () => {
+    const { rows } = await store.pool.query<{ column: string; collation: string | null }>(
+      `SELECT DISTINCT c.relname || '.' || a.attname AS column, co.collname AS collation
+       FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indrelid
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+       LEFT JOIN pg_collation co ON co.oid = a.attcollation
+       WHERE c.relnamespace = current_schema()::regnamespace AND a.atttypid = 'text'::regtype
+       ORDER BY 1`,
+    );
+    const indexed = Object.fromEntries(rows.map((r) => [r.column, r.collation]));
+    expect(indexed['codes.hash']).toBe('C');
+    expect(indexed['users.username']).toBe('default');
+    for (const [column, collation] of Object.entries(indexed)) {
+      if (column !== 'users.username') expect(collation, column).toBe('C');
+    }
+  });
+
   it('five instances opening a new schema at once apply each migration exactly once (pg_advisory_xact_lock)', async () => {
     const fresh = freshSchema();
     const stores = await Promise.all(Array.from({ length: 5 }, () => PostgresStore.open({ connectionString: url, schema: fresh, max: 1 })));

@@ -206,6 +206,32 @@ CREATE TRIGGER sessions_changed AFTER UPDATE OR DELETE OR TRUNCATE ON sessions
 CREATE TRIGGER consents_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON consents
   FOR EACH STATEMENT EXECUTE FUNCTION notify_sign_ins_changed();`,
   },
+  {
+    version: 7,
+    name: 'identifiers, token digests and rate-limit keys compared byte by byte (COLLATE "C")',
+    // These columns hold opaque ASCII keys, compared only for equality and ordered only within
+    // an index. Under the database's collation (C.UTF-8, en_US.UTF-8, ...) every index step
+    // compares through strcoll; "C" compares bytes. Each table's indexes on them are rebuilt
+    // once, under an exclusive lock; the rows are not rewritten. Usernames keep the database's
+    // collation: people read them sorted.
+    sql: `
+ALTER TABLE clients ALTER COLUMN id TYPE text COLLATE "C";
+ALTER TABLE users ALTER COLUMN id TYPE text COLLATE "C";
+ALTER TABLE sessions ALTER COLUMN id_hash TYPE text COLLATE "C", ALTER COLUMN user_id TYPE text COLLATE "C";
+ALTER TABLE interactions ALTER COLUMN id TYPE text COLLATE "C", ALTER COLUMN client_id TYPE text COLLATE "C";
+ALTER TABLE consents ALTER COLUMN user_id TYPE text COLLATE "C", ALTER COLUMN client_id TYPE text COLLATE "C";
+ALTER TABLE codes ALTER COLUMN hash TYPE text COLLATE "C", ALTER COLUMN client_id TYPE text COLLATE "C",
+  ALTER COLUMN user_id TYPE text COLLATE "C", ALTER COLUMN grant_id TYPE text COLLATE "C";
+ALTER TABLE grants ALTER COLUMN id TYPE text COLLATE "C", ALTER COLUMN client_id TYPE text COLLATE "C",
+  ALTER COLUMN user_id TYPE text COLLATE "C";
+ALTER TABLE refresh_tokens ALTER COLUMN hash TYPE text COLLATE "C", ALTER COLUMN grant_id TYPE text COLLATE "C",
+  ALTER COLUMN client_id TYPE text COLLATE "C";
+ALTER TABLE revoked_access_tokens ALTER COLUMN jti TYPE text COLLATE "C";
+ALTER TABLE keys ALTER COLUMN kid TYPE text COLLATE "C";
+ALTER TABLE secrets ALTER COLUMN name TYPE text COLLATE "C";
+ALTER TABLE events ALTER COLUMN client_id TYPE text COLLATE "C", ALTER COLUMN user_id TYPE text COLLATE "C";
+ALTER TABLE rate_limits ALTER COLUMN key TYPE text COLLATE "C";`,
+  },
 ];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
