@@ -8,6 +8,9 @@ import { CheckpointThread } from '../../src/server/store/sqlite/checkpoint-threa
 import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../../src/server/core/ports.js';
+import { EVENT_RETENTION_MS } from '../../src/server/store/retention.js';
+
+const DAY = 24 * 3600 * 1000;
 
 /** The contract on a SQLite file; with turnSnapshot, as `latchkey serve` runs it (one process). */
 function sqliteContract(name: string, options: SqliteStoreOptions): void {
@@ -116,6 +119,55 @@ describe('SqliteStore schema migrations 5 and 6', () => {
         expect((await store.listEvents({})).map((e) => e.type)).toEqual(['after-step-back', 'before']);
         expect((await store.listEvents({ since: T0 + 60 })).map((e) => e.type)).toEqual(['before']);
         expect((await store.listEvents({ since: T0 + 50 })).map((e) => e.type)).toEqual(['after-step-back', 'before']);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
+
+describe('SqliteStore consent revocations', () => {
+  it('a revocation drops the earlier ones of its user and client as old as the audit events, keeping the latest; their grants stay revoked', async () => {
+    await withFile(async (file) => {
+      const store = SqliteStore.open(file);
+      try {
+        const issue = async (id: string, at: number) => {
+          await store.saveCode(codeRecord(`code-${id}`, { clientId: 'c1', userId: 'u1', grantId: id, expiresAt: at + 60_000 }));
+          expect(await store.consumeCode(`code-${id}`, at, grantRecord(id, { userId: 'u1', clientId: 'c1', createdAt: at, expiresAt: at + 400 * DAY }), null)).toBe(true);
+        };
+        const revocations = () => store.db.prepare('SELECT user_id, client_id, generation FROM consent_revocations ORDER BY 1, 2, 3').all();
+        await issue('first', T0);
+        await store.revokeConsent('u1', 'c1', T0 + 1);
+        await issue('second', T0 + 2);
+        await store.revokeConsent('u2', 'c1', T0 + 3);
+        // Younger than the audit events: every revocation stays.
+        await store.revokeConsent('u1', 'c1', T0 + 1 + EVENT_RETENTION_MS);
+        expect(revocations()).toHaveLength(3);
+        expect((await store.findGrant('first'))?.revokedAt).toBe(T0 + 1);
+        expect((await store.findGrant('second'))?.revokedAt).toBe(T0 + 1 + EVENT_RETENTION_MS);
+
+        // Older: u1's first goes; u1's latest stays, and so does u2's, which no revocation of u2 followed.
+        const later = T0 + 2 + EVENT_RETENTION_MS;
+        await issue('third', later);
+        await store.revokeConsent('u1', 'c1', later + 1);
+        expect(revocations()).toEqual([
+          { user_id: 'u1', client_id: 'c1', generation: 2 },
+          { user_id: 'u1', client_id: 'c1', generation: 3 },
+          { user_id: 'u2', client_id: 'c1', generation: 1 },
+        ]);
+        // 'first' lost the revocation that revoked it and reads the next one; the others are unchanged.
+        expect((await store.findGrant('first'))?.revokedAt).toBe(T0 + 1 + EVENT_RETENTION_MS);
+        expect((await store.findGrant('second'))?.revokedAt).toBe(T0 + 1 + EVENT_RETENTION_MS);
+        expect((await store.findGrant('third'))?.revokedAt).toBe(later + 1);
+        // Grants after the latest are still numbered on from it.
+        await issue('fourth', later + 2);
+        expect((await store.findGrant('fourth'))?.revokedAt).toBeNull();
+        await store.revokeConsent('u1', 'c1', later + 2 * EVENT_RETENTION_MS);
+        expect(revocations()).toEqual([
+          { user_id: 'u1', client_id: 'c1', generation: 4 },
+          { user_id: 'u2', client_id: 'c1', generation: 1 },
+        ]);
+        for (const id of ['first', 'second', 'third', 'fourth']) expect((await store.findGrant(id))?.revokedAt, id).toBe(later + 2 * EVENT_RETENTION_MS);
       } finally {
         await store.close();
       }

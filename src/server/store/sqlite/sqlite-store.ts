@@ -120,9 +120,14 @@ const CACHED_CLIENTS = 10_000;
 /** Event ids per millisecond of `at` (see insertEvent): 2^53 / 1024 ms is about the year 2248. */
 const EVENT_IDS_PER_MS = 1024;
 
-/** The FROM and WHERE of a subquery that finds the consent revocation that revoked grant `g`, if any (see revokeConsent). */
+/**
+ * The rest of a subquery that finds the consent revocation that revoked grant `g`, if any (see
+ * revokeConsent): the first one after the grant's generation. That is the next one, unless it
+ * has been dropped (dropOldConsentRevocations): then a later one, so the grant stays revoked and
+ * only its time moves.
+ */
 const REVOKED_BY_CONSENT =
-  'FROM consent_revocations r WHERE r.user_id = g.user_id AND r.client_id = g.client_id AND r.generation = g.consent_generation + 1';
+  'FROM consent_revocations r WHERE r.user_id = g.user_id AND r.client_id = g.client_id AND r.generation > g.consent_generation ORDER BY r.generation LIMIT 1';
 
 /** SQLite's automatic checkpoint mark, in WAL pages (see `open`). */
 const AUTOCHECKPOINT_PAGES = 1000;
@@ -439,7 +444,8 @@ export class SqliteStore implements Store {
   /*
    * The user's grants for the client are revoked by generation, not found and updated: grants are
    * not indexed by user (migration 5). Each grant records the (user, client)'s number of consent
-   * revocations when it was created; revocation n + 1 revokes it. findGrant, revokeGrant and
+   * revocations when it was created, n; revocation n + 1 revokes it (or, once that one has been
+   * dropped, the next that is left: the latest always is). findGrant, revokeGrant and
    * rotation read it from there (REVOKED_BY_CONSENT), so a grant reads exactly as if its row
    * had been updated here, whatever the clock did in between.
    */
@@ -448,6 +454,7 @@ export class SqliteStore implements Store {
       this.db.transaction(() => {
         this.s.deleteConsent.run(userId, clientId);
         this.s.addConsentRevocation.run({ userId, clientId, now });
+        this.s.dropOldConsentRevocations.run({ userId, clientId, before: now - EVENT_RETENTION_MS });
         this.s.deleteUnredeemedCodesOfUserClient.run(now, userId, clientId);
       })();
     });
@@ -885,6 +892,14 @@ function prepareStatements(db: Database.Database) {
     addConsentRevocation: p(`
       INSERT INTO consent_revocations (user_id, client_id, generation, revoked_at)
       SELECT @userId, @clientId, coalesce(max(generation), 0) + 1, @now FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId`),
+    // After a new revocation: the earlier ones of the same user and client as old as the audit
+    // events go. The grants they revoked then read a later one (REVOKED_BY_CONSENT). The latest
+    // stays, as the count that grants created after it carry. So the table keeps a user and
+    // client's revocations of the last EVENT_RETENTION_MS and their latest, and no purge has to
+    // read it.
+    dropOldConsentRevocations: p(`
+      DELETE FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId AND revoked_at < @before
+        AND generation < (SELECT max(generation) FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId)`),
     // Codes are indexed by client, not by user: through codes_expires_at only the codes still
     // unexpired are read (a code's lifetime, 60 s by default), not the client's last ten minutes
     // and more. An expired code can never be redeemed anyway.
