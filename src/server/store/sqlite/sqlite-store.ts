@@ -444,10 +444,11 @@ export class SqliteStore implements Store {
   /*
    * The user's grants for the client are revoked by generation, not found and updated: grants are
    * not indexed by user (migration 5). Each grant records the (user, client)'s number of consent
-   * revocations when it was created, n; revocation n + 1 revokes it (or, once that one has been
-   * dropped, the next that is left: the latest always is). findGrant, revokeGrant and
+   * revocations when it was created, n; revocation n + 1 revokes it. findGrant, revokeGrant and
    * rotation read it from there (REVOKED_BY_CONSENT), so a grant reads exactly as if its row
-   * had been updated here, whatever the clock did in between.
+   * had been updated here, whatever the clock did in between; once revocation n + 1 is older
+   * than the audit events and has been dropped, the grant reads the next one left (the latest
+   * always is), so it stays revoked and only its time moves.
    */
   revokeConsent(userId: string, clientId: string, now: number): Promise<void> {
     return this.write(() => {
@@ -892,11 +893,11 @@ function prepareStatements(db: Database.Database) {
     addConsentRevocation: p(`
       INSERT INTO consent_revocations (user_id, client_id, generation, revoked_at)
       SELECT @userId, @clientId, coalesce(max(generation), 0) + 1, @now FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId`),
-    // After a new revocation: the earlier ones of the same user and client as old as the audit
-    // events go. The grants they revoked then read a later one (REVOKED_BY_CONSENT). The latest
-    // stays, as the count that grants created after it carry. So the table keeps a user and
-    // client's revocations of the last EVENT_RETENTION_MS and their latest, and no purge has to
-    // read it.
+    // After a new revocation: the earlier ones of the same user and client older than the audit
+    // events' retention go. The grants they revoked then read a later one (REVOKED_BY_CONSENT).
+    // The latest stays, as the count that grants created after it carry. So the table keeps a
+    // user and client's revocations of the last EVENT_RETENTION_MS and their latest, and no purge
+    // has to read it.
     dropOldConsentRevocations: p(`
       DELETE FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId AND revoked_at < @before
         AND generation < (SELECT max(generation) FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId)`),
