@@ -408,8 +408,8 @@ function toKey(r: Row): KeyRecord {
 
 /**
  * The scale-out Store: several stateless Latchkey instances share one PostgreSQL. Every race is
- * decided by one statement in the database. The only thing kept in process is the client cache,
- * which PostgreSQL itself invalidates (client-cache.ts).
+ * decided by one statement in the database. The only things kept in process are clients and
+ * sign-ins, forgotten whenever PostgreSQL notifies a change (notified-cache.ts).
  */
 export class PostgresStore implements Store {
   /** The pool, for the CLI and for tests that look behind the port. */
@@ -530,11 +530,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteUser(id: string): Promise<boolean> {
-    try {
-      return (await this.first('deleteUser', [id]))?.deleted === 1;
-    } finally {
-      this.cache?.signIns.invalidate();
-    }
+    return (await this.changingSignIns(() => this.first('deleteUser', [id])))?.deleted === 1;
   }
 
   async createSession(s: SessionRecord): Promise<void> {
@@ -564,11 +560,17 @@ export class PostgresStore implements Store {
   }
 
   async deleteSession(idHash: string): Promise<void> {
+    await this.changingSignIns(() => this.run('deleteSession', [idHash]));
+  }
+
+  /**
+   * Runs a statement that changes sessions or consents. This instance forgets its sign-ins at
+   * once, even when the outcome is unknown; the others when PostgreSQL's notification arrives.
+   */
+  private async changingSignIns<T>(change: () => Promise<T>): Promise<T> {
     try {
-      await this.run('deleteSession', [idHash]);
+      return await change();
     } finally {
-      // This instance forgets at once, even if the outcome is unknown; the others when
-      // PostgreSQL's notification arrives.
       this.cache?.signIns.invalidate();
     }
   }
@@ -601,11 +603,7 @@ export class PostgresStore implements Store {
   }
 
   async saveConsent(c: ConsentRecord): Promise<void> {
-    try {
-      await this.run('upsertConsent', [c.userId, c.clientId, c.scope, c.grantedAt]);
-    } finally {
-      this.cache?.signIns.invalidate();
-    }
+    await this.changingSignIns(() => this.run('upsertConsent', [c.userId, c.clientId, c.scope, c.grantedAt]));
   }
 
   async listConsents(userId: string): Promise<ConsentRecord[]> {
@@ -613,11 +611,7 @@ export class PostgresStore implements Store {
   }
 
   async revokeConsent(userId: string, clientId: string, now: number): Promise<void> {
-    try {
-      await this.run('revokeConsent', [userId, clientId, now]);
-    } finally {
-      this.cache?.signIns.invalidate();
-    }
+    await this.changingSignIns(() => this.run('revokeConsent', [userId, clientId, now]));
   }
 
   async saveCode(c: CodeRecord): Promise<void> {

@@ -120,12 +120,7 @@ const CACHED_CLIENTS = 10_000;
 /** Event ids per millisecond of `at` (see insertEvent): 2^53 / 1024 ms is about the year 2248. */
 const EVENT_IDS_PER_MS = 1024;
 
-/**
- * The rest of a subquery that finds the consent revocation that revoked grant `g`, if any (see
- * revokeConsent): the first one after the grant's generation. That is the next one, unless it
- * has been dropped (dropOldConsentRevocations): then a later one, so the grant stays revoked and
- * only its time moves.
- */
+/** The rest of a subquery that finds the consent revocation that revoked grant `g`, if any: the first after its generation (see revokeConsent). */
 const REVOKED_BY_CONSENT =
   'FROM consent_revocations r WHERE r.user_id = g.user_id AND r.client_id = g.client_id AND r.generation > g.consent_generation ORDER BY r.generation LIMIT 1';
 
@@ -893,11 +888,8 @@ function prepareStatements(db: Database.Database) {
     addConsentRevocation: p(`
       INSERT INTO consent_revocations (user_id, client_id, generation, revoked_at)
       SELECT @userId, @clientId, coalesce(max(generation), 0) + 1, @now FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId`),
-    // After a new revocation: the earlier ones of the same user and client older than the audit
-    // events' retention go. The grants they revoked then read a later one (REVOKED_BY_CONSENT).
-    // The latest stays, as the count that grants created after it carry. So the table keeps a
-    // user and client's revocations of the last EVENT_RETENTION_MS and their latest, and no purge
-    // has to read it.
+    // The latest stays: grants created after it carry its count. So the table keeps a user and
+    // client's revocations of the last EVENT_RETENTION_MS and their latest, and no purge reads it.
     dropOldConsentRevocations: p(`
       DELETE FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId AND revoked_at < @before
         AND generation < (SELECT max(generation) FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId)`),
