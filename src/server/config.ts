@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { KeyAlgorithm } from './core/ports.js';
 import type { Settings } from './core/settings.js';
 import { throttleSettingsFromEnv } from './core/throttle.js';
+import { CODE_TTL_LIMIT_MS } from './store/retention.js';
 
 /** A setting is wrong: start-up stops with one line naming it. */
 export class ConfigError extends Error {
@@ -41,7 +42,7 @@ export interface ServerConfig {
  * Documented in the README's configuration reference.
  */
 const DURATION_SETTINGS = [
-  ['LATCHKEY_CODE_TTL', 'codeTtlSeconds', 1, 600],
+  ['LATCHKEY_CODE_TTL', 'codeTtlSeconds', 1, CODE_TTL_LIMIT_MS / 1000],
   ['LATCHKEY_ACCESS_TOKEN_TTL', 'accessTokenTtlSeconds', 10, 86_400],
   ['LATCHKEY_REFRESH_IDLE_TTL', 'refreshIdleTtlSeconds', 60, 365 * 86_400],
   ['LATCHKEY_REFRESH_ABSOLUTE_TTL', 'refreshAbsoluteTtlSeconds', 60, 5 * 365 * 86_400],

@@ -11,6 +11,7 @@ import { systemClock } from './platform/clock.js';
 import { auditEventSink } from './platform/event-sink.js';
 import { argon2Hasher } from './platform/password-hasher.js';
 import { cryptoRandom } from './platform/random.js';
+import { CODE_TTL_LIMIT_MS } from './store/retention.js';
 
 export interface LatchkeyOptions {
   store: Store;
@@ -45,6 +46,7 @@ export interface Latchkey {
 }
 
 export const REFRESH_SECRET_NAME = 'refresh-successor-hmac';
+export const CODE_SECRET_NAME = 'authorization-code-seal';
 
 /** Builds a ready-to-listen authorization server on the given store. */
 export async function createLatchkey(options: LatchkeyOptions): Promise<Latchkey> {
@@ -61,9 +63,12 @@ export async function createLatchkey(options: LatchkeyOptions): Promise<Latchkey
   });
   await keys.ensureSigningKey();
 
-  // One secret for every instance, created by whichever starts first.
-  const sealedRefreshSecret = await store.putSecretIfAbsent(REFRESH_SECRET_NAME, seal(kek, randomBytes(32).toString('base64url')), clock.now());
-  const refreshSecret = Buffer.from(unseal(kek, sealedRefreshSecret), 'base64url');
+  if (settings.codeTtlSeconds * 1000 > CODE_TTL_LIMIT_MS) throw new RangeError(`codeTtlSeconds must be at most ${CODE_TTL_LIMIT_MS / 1000}`);
+  // Each secret is one for every instance, created by whichever starts first.
+  const sharedSecret = async (name: string) =>
+    Buffer.from(unseal(kek, await store.putSecretIfAbsent(name, seal(kek, randomBytes(32).toString('base64url')), clock.now())), 'base64url');
+  const refreshSecret = await sharedSecret(REFRESH_SECRET_NAME);
+  const codeSecret = await sharedSecret(CODE_SECRET_NAME);
 
   const ctx: CoreContext = {
     settings,
@@ -74,6 +79,7 @@ export async function createLatchkey(options: LatchkeyOptions): Promise<Latchkey
     passwords: options.passwords ?? argon2Hasher,
     events: auditEventSink(logger, store),
     refreshSecret,
+    codeSecret,
   };
   const app = await buildApp(ctx, { logger, trustProxy: options.trustProxy, clusterMetrics: options.clusterMetrics });
 

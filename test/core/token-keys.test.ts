@@ -6,7 +6,7 @@ import { successorOf } from '../../src/server/core/grants/refresh-token-secret.j
 
 const T = Date.UTC(2026, 10, 21, 12, 0, 0);
 
-describe('codes, refresh tokens and grant ids: issue-time prefix, stored under prefix + digest', () => {
+describe('refresh tokens and grant ids: issue-time prefix, stored under prefix + digest', () => {
   it('C6 OAuth 2.1 §7.7, T5 RFC 9700 §4.14.2: a new token is the issue time, a dot, then 256 random bits', () => {
     const token = newToken(cryptoRandom, T);
     expect(token).toMatch(/^[0-9a-z]{9}\.[A-Za-z0-9_-]{43}$/);

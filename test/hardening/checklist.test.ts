@@ -44,10 +44,15 @@ describe('Checklist rows proved end to end', () => {
     }
   });
 
-  it('C6 OAuth 2.1 §7.7 and P9 OAuth 2.1 §4.1.2: the code is 256 random bits behind its issue time, and carries no trace of the challenge', () => {
+  it('C6 OAuth 2.1 §7.7 and P9 OAuth 2.1 §4.1.2: the code is sealed (AES-256-GCM): no trace of the challenge, user or client can be read from it', () => {
     const code = callback.searchParams.get('code')!;
-    expect(code).toMatch(/^[0-9a-z]{9}\.[A-Za-z0-9_-]{43}$/);
-    expect(code).not.toContain(challenge.slice(0, 10));
+    expect(code).toMatch(/^[A-Za-z0-9_-]{120,}$/);
+    const bytes = Buffer.from(code, 'base64url');
+    for (const form of ['base64url', 'latin1'] as const) {
+      const text = bytes.toString(form);
+      expect(text).not.toContain(challenge.slice(0, 10));
+      expect(text).not.toContain(client.clientId);
+    }
   });
 
   it('T5 RFC 9700 §4.14.2: the refresh token is 256 random bits behind its issue time (no grant id inside to tamper with)', () => {

@@ -1,11 +1,12 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../src/server/core/digest.js';
+import { sealCode } from '../../src/server/core/sealed-code.js';
+import { cryptoRandom } from '../../src/server/platform/random.js';
 import { ManualClock } from '../../src/server/platform/clock.js';
 import { authorizeOverHttp, startLatchkey, type TestLatchkey } from '../helpers/latchkey.js';
 import { pkcePair } from '../helpers/pkce.js';
-import { ALICE, APP, type Client, authorizeUrl, basic, expectOAuthError, introspect, obtainCode, postForm, redeem, refresh, validParams } from './support.js';
+import { ALICE, APP, BOB, type Client, authorizeUrl, basic, expectOAuthError, introspect, obtainCode, postForm, redeem, refresh, validParams } from './support.js';
 
 describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3)', () => {
   let lk: TestLatchkey;
@@ -137,10 +138,9 @@ describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.
 
     it('P4 RFC 9700 §2.1.1, §4.8.2: a code_verifier for a code issued without a challenge gives invalid_grant', async () => {
       const user = await lk.store.findUserByUsername(ALICE.username);
-      const code = randomBytes(32).toString('base64url');
       const now = Date.now();
-      await lk.store.saveCode({
-        hash: sha256(code),
+      // The server issues no such code (PKCE is required at /authorize): seal one as it would have.
+      const code = sealCode(lk.server.ctx.codeSecret, cryptoRandom, {
         clientId: confidential.clientId,
         userId: user!.id,
         grantId: randomBytes(16).toString('base64url'),
@@ -150,8 +150,8 @@ describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.
         scope: ['notes:read'],
         resource: null,
         authTime: now,
+        issuedAt: now,
         expiresAt: now + 60_000,
-        consumedAt: null,
       });
       const downgrade = await redeem(lk, confidential, { code, redirectUri: APP, verifier: randomBytes(32).toString('base64url') });
       expectOAuthError(downgrade, 400, 'invalid_grant');
@@ -209,6 +209,38 @@ describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.
       } finally {
         await timed.close();
       }
+    });
+
+    it('C4 RFC 6749 §4.1.2: a replay after the code expired still revokes the tokens of the first redemption', async () => {
+      const clock = new ManualClock();
+      const timed = await startLatchkey({ clock });
+      try {
+        await timed.createUser(ALICE.username, ALICE.password);
+        const client = await timed.createClient({ redirectUris: [APP] });
+        const grant = await obtainCode(timed, client);
+        const first = await redeem(timed, client, grant);
+        expect(first.status).toBe(200);
+        clock.advance(10 * 60_000);
+        expectOAuthError(await redeem(timed, client, grant), 400, 'invalid_grant');
+        expectOAuthError(await refresh(timed, client, String(first.body.refresh_token)), 400, 'invalid_grant');
+      } finally {
+        await timed.close();
+      }
+    });
+
+    it('RFC 6749 §4.1.2: a code issued before its user revoked consent for the client, or before the user was deleted, gives invalid_grant', async () => {
+      await lk.createUser(BOB.username, BOB.password);
+      const user = (await lk.store.findUserByUsername(BOB.username))!;
+      const beforeRevocation = await obtainCode(lk, confidential, { user: BOB });
+      await new Promise((r) => setTimeout(r, 2));
+      await lk.store.revokeConsent(user.id, confidential.clientId, Date.now());
+      const res = await redeem(lk, confidential, beforeRevocation);
+      expectOAuthError(res, 400, 'invalid_grant');
+      expect(res.body.error_description).toBe('The authorization code is no longer valid.');
+
+      const beforeDeletion = await obtainCode(lk, confidential, { user: BOB });
+      await lk.store.deleteUser(user.id);
+      expectOAuthError(await redeem(lk, confidential, beforeDeletion), 400, 'invalid_grant');
     });
   });
 

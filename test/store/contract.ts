@@ -7,8 +7,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   AuthorizationRequest,
   ClientRecord,
-  CodeRecord,
-  CodeRedemption,
   GrantRecord,
   InteractionRecord,
   KeyRecord,
@@ -18,7 +16,7 @@ import type {
   UserRecord,
 } from '../../src/server/core/ports.js';
 import { StoreConflictError } from '../../src/server/core/ports.js';
-import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../../src/server/store/retention.js';
+import { CODE_TTL_LIMIT_MS, EVENT_RETENTION_MS, GRANT_AFTER_EXPIRY_MS } from '../../src/server/store/retention.js';
 
 /** The tables every adapter keeps (memory keeps maps of the same names). */
 export type StoreTable =
@@ -27,7 +25,7 @@ export type StoreTable =
   | 'sessions'
   | 'interactions'
   | 'consents'
-  | 'codes'
+  | 'consent_revocations'
   | 'grants'
   | 'refresh_tokens'
   | 'revoked_access_tokens'
@@ -64,24 +62,6 @@ export function clientRecord(id: string, overrides: Partial<ClientRecord> = {}):
 
 export function userRecord(id: string, overrides: Partial<UserRecord> = {}): UserRecord {
   return { id, username: `name-${id}`, passwordHash: `$argon2id$hash-of-${id}`, createdAt: T0, ...overrides };
-}
-
-export function codeRecord(hash: string, overrides: Partial<CodeRecord> = {}): CodeRecord {
-  return {
-    hash,
-    clientId: 'c1',
-    userId: 'u1',
-    grantId: `grant-of-${hash}`,
-    redirectUri: 'https://c1.example/callback',
-    redirectUriExplicit: true,
-    codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    scope: ['openid', 'offline_access'],
-    resource: 'https://api.example/',
-    authTime: T0 - MINUTE,
-    expiresAt: T0 + MINUTE,
-    consumedAt: null,
-    ...overrides,
-  };
 }
 
 export function grantRecord(id: string, overrides: Partial<GrantRecord> = {}): GrantRecord {
@@ -146,6 +126,12 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
     let store: Store;
     const rows = (table: StoreTable) => opened!.rows(table);
 
+    /** Redeems a code issued at T0 into `grant` (creating its user first, as a code always has one). */
+    async function redeemed(grant: GrantRecord, refresh: RefreshTokenRecord | null = null): Promise<void> {
+      if (!(await store.findUserById(grant.userId))) await store.createUser(userRecord(grant.userId));
+      expect(await store.redeemCode(grant, refresh, T0)).toBe(true);
+    }
+
     beforeEach(async () => {
       opened = await open();
       store = opened.store;
@@ -182,37 +168,33 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findClient('c1')).toEqual(clientRecord('c1'));
       });
 
-      it('deleteClient removes its codes, grants, refresh tokens, consents and interactions, and leaves other clients alone', async () => {
+      it('deleteClient removes its grants, refresh tokens, consents, consent revocations and interactions, and leaves other clients alone', async () => {
+        await store.createUser(userRecord('u1'));
         for (const c of ['c1', 'c2']) {
           await store.createClient(clientRecord(c));
-          await store.saveCode(codeRecord(`code-${c}`, { clientId: c }));
-          await store.saveCode(codeRecord(`used-${c}`, { clientId: c }));
-          expect(await store.consumeCode(`used-${c}`, T0, grantRecord(`g-${c}`, { clientId: c }), refreshRecord(`rt-${c}`, `g-${c}`, { clientId: c }))).toBe(true);
+          await redeemed(grantRecord(`g-${c}`, { clientId: c }), refreshRecord(`rt-${c}`, `g-${c}`, { clientId: c }));
+          await store.revokeConsent('u1', c, T0 - 1);
           await store.saveConsent({ userId: 'u1', clientId: c, scope: ['openid'], grantedAt: T0 });
           await store.createInteraction(interactionRecord(`i-${c}`, { clientId: c }));
         }
-        await store.createUser(userRecord('u1'));
         await store.createSession(sessionRecord('s1'));
 
         expect(await store.deleteClient('c1')).toBe(true);
 
         expect(await store.findClient('c1')).toBeUndefined();
-        expect(await store.findCode('code-c1')).toBeUndefined();
-        expect(await store.findCode('used-c1')).toBeUndefined();
         expect(await store.findGrant('g-c1')).toBeUndefined();
         expect(await store.findRefreshToken('rt-c1')).toBeUndefined();
         expect(await store.findConsent('u1', 'c1')).toBeUndefined();
         expect(await store.findInteraction('i-c1', T0)).toBeUndefined();
 
         expect(await store.findClient('c2')).toBeDefined();
-        expect(await store.findCode('code-c2')).toBeDefined();
         expect(await store.findGrant('g-c2')).toBeDefined();
         expect(await store.findRefreshToken('rt-c2')).toBeDefined();
         expect(await store.findConsent('u1', 'c2')).toBeDefined();
         expect(await store.findInteraction('i-c2', T0)).toBeDefined();
         expect(await store.findUserById('u1')).toBeDefined();
         expect(await store.findSession('s1', T0)).toBeDefined();
-        expect(await rows('codes')).toBe(2);
+        expect(await rows('consent_revocations')).toBe(1);
         expect(await rows('grants')).toBe(1);
         expect(await rows('refresh_tokens')).toBe(1);
       });
@@ -243,15 +225,14 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await rows('users')).toBe(1);
       });
 
-      it('deleteUser removes their sessions, consents, codes, grants and refresh tokens, and leaves other users alone', async () => {
+      it('deleteUser removes their sessions, consents, consent revocations, grants and refresh tokens, and leaves other users alone', async () => {
         await store.createClient(clientRecord('c1'));
         for (const u of ['u1', 'u2']) {
           await store.createUser(userRecord(u));
           await store.createSession(sessionRecord(`s-${u}`, { userId: u }));
+          await store.revokeConsent(u, 'c2', T0 - 1);
           await store.saveConsent({ userId: u, clientId: 'c1', scope: ['openid'], grantedAt: T0 });
-          await store.saveCode(codeRecord(`code-${u}`, { userId: u }));
-          await store.saveCode(codeRecord(`used-${u}`, { userId: u }));
-          expect(await store.consumeCode(`used-${u}`, T0, grantRecord(`g-${u}`, { userId: u }), refreshRecord(`rt-${u}`, `g-${u}`))).toBe(true);
+          await redeemed(grantRecord(`g-${u}`, { userId: u }), refreshRecord(`rt-${u}`, `g-${u}`));
           // A rotated family: the old and the current token both hang off the grant.
           expect((await store.rotateRefreshToken(`rt-${u}`, refreshRecord(`rt2-${u}`, `g-${u}`), T0 + 1, 0)).kind).toBe('rotated');
         }
@@ -261,7 +242,6 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findUserById('u1')).toBeUndefined();
         expect(await store.findSession('s-u1', T0)).toBeUndefined();
         expect(await store.findConsent('u1', 'c1')).toBeUndefined();
-        expect(await store.findCode('code-u1')).toBeUndefined();
         expect(await store.findGrant('g-u1')).toBeUndefined();
         expect(await store.findRefreshToken('rt-u1')).toBeUndefined();
         expect(await store.findRefreshToken('rt2-u1')).toBeUndefined();
@@ -269,12 +249,15 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findUserById('u2')).toBeDefined();
         expect(await store.findSession('s-u2', T0)).toBeDefined();
         expect(await store.findConsent('u2', 'c1')).toBeDefined();
-        expect(await store.findCode('code-u2')).toBeDefined();
         expect(await store.findGrant('g-u2')).toBeDefined();
         expect(await store.findRefreshToken('rt2-u2')).toBeDefined();
         expect(await store.findClient('c1')).toBeDefined();
         expect(await rows('refresh_tokens')).toBe(2);
         expect(await rows('sessions')).toBe(1);
+        expect(await rows('consent_revocations')).toBe(1);
+        // C3: a code of the deleted user cannot be redeemed.
+        expect(await store.redeemCode(grantRecord('g-new-u1', { userId: 'u1' }), null, T0)).toBe(false);
+        expect(await store.findGrant('g-new-u1')).toBeUndefined();
       });
 
       it('deleteUser of an unknown id returns false', async () => {
@@ -370,10 +353,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           grantRecord('g4', { userId: 'u2', clientId: 'c1' }),
           grantRecord('g5', { userId: 'u1', clientId: 'c1', revokedAt: T0 + 1 }),
         ];
-        for (const g of grants) {
-          await store.saveCode(codeRecord(`code-${g.id}`, { clientId: g.clientId, userId: g.userId, grantId: g.id }));
-          expect(await store.consumeCode(`code-${g.id}`, T0, g, null)).toBe(true);
-        }
+        for (const g of grants) await redeemed(g);
 
         await store.revokeConsent('u1', 'c1', T0 + 100);
 
@@ -390,9 +370,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
 
       it('revokeConsent revokes the grants created before it, in the order of the calls and not by the clock, and no later ones', async () => {
         const issue = async (id: string, createdAt: number) => {
-          const g = grantRecord(id, { userId: 'u1', clientId: 'c1', createdAt });
-          await store.saveCode(codeRecord(`code-${id}`, { clientId: 'c1', userId: 'u1', grantId: id }));
-          expect(await store.consumeCode(`code-${id}`, createdAt, g, null)).toBe(true);
+          if (!(await store.findUserById('u1'))) await store.createUser(userRecord('u1'));
+          // Each code counts as issued after every revocation: this test is about the grants.
+          expect(await store.redeemCode(grantRecord(id, { userId: 'u1', clientId: 'c1', createdAt }), null, T0 + 1000)).toBe(true);
         };
         // The clock may step back: 'before' carries a later time than the revocation, 'after' an earlier one.
         await issue('before', T0 + 200);
@@ -417,195 +397,88 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect((await store.findGrant('latest'))?.revokedAt).toBe(T0 + 600);
       });
 
-      it('revokeConsent deletes that user and client\'s unredeemed, unexpired codes, so none can be redeemed after the revocation', async () => {
-        await store.saveCode(codeRecord('pending-u1-c1', { userId: 'u1', clientId: 'c1', expiresAt: T0 + 101 }));
-        await store.saveCode(codeRecord('pending-u1-c2', { userId: 'u1', clientId: 'c2' }));
-        await store.saveCode(codeRecord('pending-u2-c1', { userId: 'u2', clientId: 'c1' }));
-        // Expired: it can never be redeemed, and the purge removes it in its time.
-        await store.saveCode(codeRecord('expired-u1-c1', { userId: 'u1', clientId: 'c1', expiresAt: T0 + 100 }));
+      it("C3 RFC 6749 §4.1.2: after revokeConsent, no code that user was issued for that client at or before it is redeemed; later ones are", async () => {
+        await store.createUser(userRecord('u1'));
+        await store.createUser(userRecord('u2'));
         await store.revokeConsent('u1', 'c1', T0 + 100);
-        expect(await store.findCode('pending-u1-c1')).toBeUndefined();
-        expect(await store.findCode('pending-u1-c2')).toBeDefined();
-        expect(await store.findCode('pending-u2-c1')).toBeDefined();
-        expect(await store.findCode('expired-u1-c1')).toBeDefined();
+        expect(await store.redeemCode(grantRecord('g-before', { userId: 'u1', clientId: 'c1' }), refreshRecord('rt-before', 'g-before'), T0 + 99)).toBe(false);
+        expect(await store.redeemCode(grantRecord('g-same-ms', { userId: 'u1', clientId: 'c1' }), null, T0 + 100)).toBe(false);
+        expect(await store.findGrant('g-before')).toBeUndefined();
+        expect(await store.findRefreshToken('rt-before')).toBeUndefined();
+        // Issued after the revocation (a new consent), or to another client or user: redeemed.
+        expect(await store.redeemCode(grantRecord('g-after', { userId: 'u1', clientId: 'c1' }), null, T0 + 101)).toBe(true);
+        expect(await store.redeemCode(grantRecord('g-other-client', { userId: 'u1', clientId: 'c2' }), null, T0 + 99)).toBe(true);
+        expect(await store.redeemCode(grantRecord('g-other-user', { userId: 'u2', clientId: 'c1' }), null, T0 + 99)).toBe(true);
+        // A revocation with an earlier time (the clock stepped back) does not forget the later one.
+        await store.revokeConsent('u1', 'c1', T0 + 50);
+        expect(await store.redeemCode(grantRecord('g-before-2', { userId: 'u1', clientId: 'c1' }), null, T0 + 99)).toBe(false);
       });
     });
 
     describe('authorization codes', () => {
-      it('saveCode stores a code and findCode returns it field for field', async () => {
-        const withEverything = codeRecord('h1');
-        const withNulls = codeRecord('h2', { codeChallenge: null, resource: null, redirectUriExplicit: false, scope: [] });
-        await store.saveCode(withEverything);
-        await store.saveCode(withNulls);
-        expect(await store.findCode('h1')).toEqual(withEverything);
-        expect(await store.findCode('h2')).toEqual(withNulls);
-        expect(await store.findCode('h3')).toBeUndefined();
-      });
-
-      it('refuses a second code with the same hash, a second session or interaction with the same id (StoreConflictError)', async () => {
-        await store.saveCode(codeRecord('h1'));
-        await expect(store.saveCode(codeRecord('h1', { clientId: 'other' }))).rejects.toBeInstanceOf(StoreConflictError);
-        expect((await store.findCode('h1'))?.clientId).toBe(codeRecord('h1').clientId);
+      it('refuses a second session or interaction with the same id (StoreConflictError)', async () => {
         await store.createSession(sessionRecord('s1'));
         await expect(store.createSession(sessionRecord('s1'))).rejects.toBeInstanceOf(StoreConflictError);
         await store.createInteraction(interactionRecord('i1'));
         await expect(store.createInteraction(interactionRecord('i1'))).rejects.toBeInstanceOf(StoreConflictError);
       });
 
-      it('consumeCode with a grant id that exists throws StoreConflictError and leaves the code unredeemed', async () => {
-        await store.saveCode(codeRecord('h1'));
-        await store.saveCode(codeRecord('h2'));
-        expect(await store.consumeCode('h1', T0, grantRecord('g1'), null)).toBe(true);
-        await expect(store.consumeCode('h2', T0, grantRecord('g1'), null)).rejects.toBeInstanceOf(StoreConflictError);
-        expect((await store.findCode('h2'))?.consumedAt).toBeNull();
-      });
-
-      it('C3 RFC 6749 §4.1.2: consumeCode marks the code consumed and writes its grant and first refresh token', async () => {
-        await store.saveCode(codeRecord('h1', { grantId: 'g1' }));
-        const grant = grantRecord('g1');
+      it('C3 RFC 6749 §4.1.2: redeemCode writes the grant and its first refresh token, field for field', async () => {
+        await store.createUser(userRecord('u7'));
+        const grant = grantRecord('g1', { userId: 'u7', scope: ['api:read'], resource: null, authTime: T0 - 5 });
         const refresh = refreshRecord('rt1', 'g1');
-        expect(await store.consumeCode('h1', T0 + 7, grant, refresh)).toBe(true);
-        expect((await store.findCode('h1'))?.consumedAt).toBe(T0 + 7);
+        expect(await store.redeemCode(grant, refresh, T0 - 10)).toBe(true);
         expect(await store.findGrant('g1')).toEqual(grant);
         expect(await store.findRefreshToken('rt1')).toEqual(refresh);
       });
 
-      it('C1 OAuth 2.1 §4.1.2: consumeCode refuses a code at or past its expiry and writes nothing', async () => {
-        await store.saveCode(codeRecord('h-old', { grantId: 'g-old' }));
-        const expiresAt = (await store.findCode('h-old'))!.expiresAt;
-        expect(await store.consumeCode('h-old', expiresAt, grantRecord('g-old'), refreshRecord('rt-old', 'g-old'))).toBe(false);
-        expect((await store.findCode('h-old'))?.consumedAt).toBeNull();
-        expect(await store.findGrant('g-old')).toBeUndefined();
-        expect(await store.findRefreshToken('rt-old')).toBeUndefined();
+      it('redeemCode without a refresh token writes only the grant', async () => {
+        await redeemed(grantRecord('g1'));
+        expect(await store.findGrant('g1')).toBeDefined();
+        expect(await rows('refresh_tokens')).toBe(0);
       });
 
-      it('C3 RFC 6749 §4.1.2: a second consumeCode returns false and writes nothing', async () => {
-        await store.saveCode(codeRecord('h1'));
-        expect(await store.consumeCode('h1', T0 + 1, grantRecord('g1'), refreshRecord('rt1', 'g1'))).toBe(true);
-        expect(await store.consumeCode('h1', T0 + 2, grantRecord('g2'), refreshRecord('rt2', 'g2'))).toBe(false);
-        expect((await store.findCode('h1'))?.consumedAt).toBe(T0 + 1);
-        expect(await store.findGrant('g2')).toBeUndefined();
+      it('C3 RFC 6749 §4.1.2: a second redeemCode of the same code (its grant id) returns false and writes nothing', async () => {
+        await redeemed(grantRecord('g1'), refreshRecord('rt1', 'g1'));
+        expect(await store.redeemCode(grantRecord('g1', { createdAt: T0 + 2, scope: ['other'] }), refreshRecord('rt2', 'g1'), T0)).toBe(false);
+        expect(await store.findGrant('g1')).toEqual(grantRecord('g1'));
         expect(await store.findRefreshToken('rt2')).toBeUndefined();
         expect(await rows('grants')).toBe(1);
         expect(await rows('refresh_tokens')).toBe(1);
       });
 
-      it('consumeCode without a refresh token writes only the grant', async () => {
-        await store.saveCode(codeRecord('h1'));
-        expect(await store.consumeCode('h1', T0, grantRecord('g1'), null)).toBe(true);
-        expect(await store.findGrant('g1')).toBeDefined();
-        expect(await rows('refresh_tokens')).toBe(0);
-      });
-
-      it('consumeCode of an unknown code returns false and writes nothing', async () => {
-        expect(await store.consumeCode('unknown', T0, grantRecord('g1'), refreshRecord('rt1', 'g1'))).toBe(false);
+      it('C3 RFC 6749 §4.1.2: redeemCode refuses a code of a user that does not exist, and writes nothing', async () => {
+        expect(await store.redeemCode(grantRecord('g1', { userId: 'ghost' }), refreshRecord('rt1', 'g1'), T0)).toBe(false);
         expect(await rows('grants')).toBe(0);
         expect(await rows('refresh_tokens')).toBe(0);
-        expect(await rows('codes')).toBe(0);
       });
 
-      it('C3 RFC 6749 §4.1.2: consumeCode has exactly one winner among 20 concurrent calls', async () => {
-        await store.saveCode(codeRecord('h1'));
+      it('C3 RFC 6749 §4.1.2: redeemCode has exactly one winner among 20 concurrent calls', async () => {
+        await store.createUser(userRecord('u1'));
         const attempts = Array.from({ length: 20 }, (_, i) => i);
         const results = await Promise.all(
-          attempts.map((i) => store.consumeCode('h1', T0 + i, grantRecord(`g${i}`), refreshRecord(`rt${i}`, `g${i}`))),
+          attempts.map((i) => store.redeemCode(grantRecord('g1', { createdAt: T0 + i }), refreshRecord(`rt${i}`, 'g1'), T0)),
         );
         expect(results.filter((won) => won)).toHaveLength(1);
         const winner = results.indexOf(true);
         expect(await rows('grants')).toBe(1);
         expect(await rows('refresh_tokens')).toBe(1);
-        expect(await store.findGrant(`g${winner}`)).toBeDefined();
+        expect((await store.findGrant('g1'))?.createdAt).toBe(T0 + winner);
         expect(await store.findRefreshToken(`rt${winner}`)).toBeDefined();
-        expect((await store.findCode('h1'))?.consumedAt).toBe(T0 + winner);
-        for (const loser of attempts.filter((i) => i !== winner)) {
-          expect(await store.findGrant(`g${loser}`)).toBeUndefined();
-          expect(await store.findRefreshToken(`rt${loser}`)).toBeUndefined();
-        }
       });
 
-      describe('redeemCode (RFC 6749 §4.1.3 in one call)', () => {
-        const matching = (overrides: Partial<CodeRedemption['expect']> = {}, rest: Partial<CodeRedemption> = {}): CodeRedemption => ({
-          hash: 'h1',
-          now: T0,
-          expect: { clientId: 'c1', redirectUri: 'https://c1.example/callback', codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', resource: null, ...overrides },
-          grantExpiresAt: T0 + 30 * DAY,
-          refreshToken: { hash: 'rt1', expiresAt: T0 + 14 * DAY },
-          ...rest,
-        });
-
-        it('C3 RFC 6749 §4.1.2: redeems a matching code, with the grant and first refresh token built from the code', async () => {
-          const code = codeRecord('h1', { grantId: 'g1', userId: 'u7', scope: ['api:read'], authTime: T0 - 5 });
-          await store.saveCode(code);
-          expect(await store.redeemCode(matching({ resource: 'https://api.example/' }))).toEqual({ code, redeemed: true });
-          expect((await store.findCode('h1'))?.consumedAt).toBe(T0);
-          expect(await store.findGrant('g1')).toEqual(grantRecord('g1', { userId: 'u7', scope: ['api:read'], authTime: T0 - 5 }));
-          expect(await store.findRefreshToken('rt1')).toEqual(refreshRecord('rt1', 'g1'));
-          // C3: the second call finds it redeemed and redeems nothing.
-          expect(await store.redeemCode(matching({}, { refreshToken: { hash: 'rt2', expiresAt: T0 + DAY } }))).toEqual({ code: { ...code, consumedAt: T0 }, redeemed: false });
-          expect(await store.findRefreshToken('rt2')).toBeUndefined();
-        });
-
-        it('without a refresh token writes the grant only; an unknown code gives undefined', async () => {
-          await store.saveCode(codeRecord('h1', { grantId: 'g1' }));
-          expect((await store.redeemCode(matching({}, { refreshToken: null }))).redeemed).toBe(true);
-          expect(await store.findGrant('g1')).toBeDefined();
-          expect(await rows('refresh_tokens')).toBe(0);
-          expect(await store.redeemCode(matching({}, { hash: 'nope' }))).toEqual({ code: undefined, redeemed: false });
-        });
-
-        // Each of these is a request the authorization_code grant refuses (C2, R9, P3, P4, RFC 8707
-        // §2.2, C1): the store must leave the code as it was (C5 OAuth 2.1 §7.5.2).
-        const refused: Array<[string, Partial<CodeRecord>, Partial<CodeRedemption['expect']>, Partial<CodeRedemption>?]> = [
-          ['C2: another client', {}, { clientId: 'c2' }],
-          ['P3: another challenge', {}, { codeChallenge: 'x'.repeat(43) }],
-          ['P3: no verifier', {}, { codeChallenge: null }],
-          ['P4: a code issued without a challenge', { codeChallenge: null }, { codeChallenge: null }],
-          ['R9: another redirect_uri', {}, { redirectUri: 'https://c1.example/other' }],
-          ['R9: no redirect_uri although the authorization request had one', {}, { redirectUri: null }],
-          ['RFC 8707 §2.2: another resource', {}, { resource: 'https://other.example/' }],
-          ['C1: expired', { expiresAt: T0 }, {}],
-          ['C3: already redeemed', { consumedAt: T0 - 1 }, {}],
-        ];
-        for (const [what, code, expect_, rest] of refused) {
-          it(`leaves the code untouched when the request does not match: ${what}`, async () => {
-            await store.saveCode(codeRecord('h1', { grantId: 'g1', ...code }));
-            const before = await store.findCode('h1');
-            expect(await store.redeemCode(matching(expect_, rest))).toEqual({ code: before, redeemed: false });
-            expect(await store.findCode('h1')).toEqual(before);
-            expect(await store.findGrant('g1')).toBeUndefined();
-            expect(await store.findRefreshToken('rt1')).toBeUndefined();
-          });
-        }
-
-        it('R9 RFC 6749 §4.1.3: a request without redirect_uri redeems a code whose authorization request had none', async () => {
-          await store.saveCode(codeRecord('h1', { redirectUriExplicit: false }));
-          expect((await store.redeemCode(matching({ redirectUri: null }))).redeemed).toBe(true);
-        });
-
-        it('C3 RFC 6749 §4.1.2: of many redemptions at once exactly one redeems', async () => {
-          await store.saveCode(codeRecord('h1', { grantId: 'g1' }));
-          const results = await Promise.all(
-            Array.from({ length: 8 }, (_, i) => store.redeemCode(matching({}, { refreshToken: { hash: `rt-${i}`, expiresAt: T0 + DAY } })).catch((error: unknown) => error)),
-          );
-          expect(results.filter((r) => (r as { redeemed?: boolean }).redeemed === true)).toHaveLength(1);
-          expect(await rows('grants')).toBe(1);
-          expect(await rows('refresh_tokens')).toBe(1);
-        });
-
-        it('a grant id that exists throws StoreConflictError and leaves the code unredeemed', async () => {
-          await store.saveCode(codeRecord('h0', { grantId: 'g1' }));
-          await store.saveCode(codeRecord('h1', { grantId: 'g1' }));
-          expect((await store.redeemCode(matching({}, { hash: 'h0', refreshToken: null }))).redeemed).toBe(true);
-          await expect(store.redeemCode(matching())).rejects.toBeInstanceOf(StoreConflictError);
-          expect((await store.findCode('h1'))?.consumedAt).toBeNull();
-        });
+      it('a refresh token hash that exists throws StoreConflictError and writes no grant', async () => {
+        await redeemed(grantRecord('g0'), refreshRecord('rt1', 'g0'));
+        await expect(store.redeemCode(grantRecord('g1'), refreshRecord('rt1', 'g1'), T0)).rejects.toBeInstanceOf(StoreConflictError);
+        expect(await store.findGrant('g1')).toBeUndefined();
+        // Nothing of it was kept: the code can still be redeemed.
+        expect(await store.redeemCode(grantRecord('g1'), refreshRecord('rt2', 'g1'), T0)).toBe(true);
       });
     });
 
     describe('grants', () => {
       it('revokeGrant revokes once and is idempotent (the first revocation time stays)', async () => {
-        await store.saveCode(codeRecord('h1'));
-        await store.consumeCode('h1', T0, grantRecord('g1'), null);
+        await redeemed(grantRecord('g1'));
         await store.revokeGrant('g1', T0 + 10);
         await store.revokeGrant('g1', T0 + 20);
         await store.revokeGrant('unknown', T0 + 20);
@@ -617,8 +490,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       const WINDOW = 5000;
 
       async function family(grant: GrantRecord = grantRecord('g1'), refresh: RefreshTokenRecord = refreshRecord('rt1', grant.id)) {
-        await store.saveCode(codeRecord('h1', { grantId: grant.id }));
-        expect(await store.consumeCode('h1', T0, grant, refresh)).toBe(true);
+        await redeemed(grant, refresh);
       }
 
       it('T4 RFC 9700 §4.14.2: the current token rotates: marked rotated, successor inserted, grant returned', async () => {
@@ -849,7 +721,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findSession('live', T0)).toBeDefined();
       });
 
-      it('removes expired rows and keeps live ones, codes for CODE_REPLAY_MEMORY_MS after expiry, events for EVENT_RETENTION_MS', async () => {
+      it('removes expired rows and keeps live ones, grants for GRANT_AFTER_EXPIRY_MS after expiry, the latest consent revocation of a (user, client), events for EVENT_RETENTION_MS', async () => {
         const now = T0 + 90 * DAY;
         await store.createClient(clientRecord('c1'));
         await store.createUser(userRecord('u1'));
@@ -861,13 +733,13 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await store.createInteraction(interactionRecord('i-expired', { expiresAt: now - 1 }));
         await store.createInteraction(interactionRecord('i-live', { expiresAt: now + 1 }));
 
-        // A code row outlives its expiry by CODE_REPLAY_MEMORY_MS, so a late replay is still recognised (C4).
-        await store.saveCode(codeRecord('code-forgotten', { expiresAt: now - CODE_REPLAY_MEMORY_MS }));
-        await store.saveCode(codeRecord('code-remembered', { expiresAt: now - CODE_REPLAY_MEMORY_MS + 1 }));
-        await store.saveCode(codeRecord('code-live', { expiresAt: now + MINUTE }));
+        // A consent revocation is not purged: it refuses the codes issued before it.
+        await store.revokeConsent('u-remembered', 'c1', now - 2 * CODE_TTL_LIMIT_MS);
 
+        // A grant row outlives its expiry by GRANT_AFTER_EXPIRY_MS, so its code stays used (C3) and a late replay is recognised (C4).
         const grants = [
-          { grant: grantRecord('g-expired', { expiresAt: now }), refresh: refreshRecord('rt-of-expired-grant', 'g-expired', { expiresAt: now + DAY }) },
+          { grant: grantRecord('g-expired', { expiresAt: now - GRANT_AFTER_EXPIRY_MS }), refresh: refreshRecord('rt-of-expired-grant', 'g-expired', { expiresAt: now + DAY }) },
+          { grant: grantRecord('g-expired-remembered', { expiresAt: now - GRANT_AFTER_EXPIRY_MS + 1 }), refresh: refreshRecord('rt-of-remembered-grant', 'g-expired-remembered', { expiresAt: now + DAY }) },
           { grant: grantRecord('g-revoked', { expiresAt: now + DAY, revokedAt: now - 1 }), refresh: refreshRecord('rt-of-revoked-grant', 'g-revoked', { expiresAt: now + DAY }) },
           {
             grant: grantRecord('g-consent-revoked', { userId: 'u-revoked', clientId: 'c1', expiresAt: now + DAY }),
@@ -876,10 +748,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           { grant: grantRecord('g-live', { expiresAt: now + 30 * DAY }), refresh: refreshRecord('rt-idle-expired', 'g-live', { expiresAt: now }) },
           { grant: grantRecord('g-live2', { expiresAt: now + 30 * DAY }), refresh: refreshRecord('rt-live', 'g-live2', { expiresAt: now + DAY }) },
         ];
-        for (const { grant, refresh } of grants) {
-          await store.saveCode(codeRecord(`code-for-${grant.id}`, { grantId: grant.id, expiresAt: now + MINUTE }));
-          expect(await store.consumeCode(`code-for-${grant.id}`, T0, grant, refresh)).toBe(true);
-        }
+        for (const { grant, refresh } of grants) await redeemed(grant, refresh);
 
         await store.revokeConsent('u-revoked', 'c1', now - 1);
         await store.revokeAccessToken('jti-expired', now);
@@ -898,11 +767,13 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.findSession('s-live', 0)).toBeDefined();
         expect(await store.findInteraction('i-expired', 0)).toBeUndefined();
         expect(await store.findInteraction('i-live', 0)).toBeDefined();
-        expect(await store.findCode('code-forgotten')).toBeUndefined();
-        expect(await store.findCode('code-remembered')).toBeDefined();
-        expect(await store.findCode('code-live')).toBeDefined();
+        expect(await rows('consent_revocations')).toBe(2);
+        await store.createUser(userRecord('u-remembered'));
+        expect(await store.redeemCode(grantRecord('g-of-remembered', { userId: 'u-remembered', clientId: 'c1' }), null, now - 2 * CODE_TTL_LIMIT_MS)).toBe(false);
         expect(await store.findGrant('g-expired')).toBeUndefined();
         expect(await store.findRefreshToken('rt-of-expired-grant')).toBeUndefined();
+        expect(await store.findGrant('g-expired-remembered')).toBeDefined();
+        expect(await store.findRefreshToken('rt-of-remembered-grant')).toBeUndefined();
         // A revoked grant stays until it expires (introspection still reports its tokens inactive), and
         // so do its refresh tokens, until their own expiry: revoked grants are found by no index.
         expect(await store.findGrant('g-revoked')).toBeDefined();

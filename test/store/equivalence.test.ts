@@ -1,6 +1,6 @@
 /**
  * Model-based check that the adapters agree: fast-check generates random sequences of Store
- * calls over a small key space (so codes get replayed, tokens rotated twice, windows crossed),
+ * calls over a small key space (so codes get redeemed twice, tokens rotated twice, windows crossed),
  * runs each sequence on memory, SQLite and PostgreSQL, and requires the same answer from all
  * three at every step and the same state at the end.
  */
@@ -15,7 +15,7 @@ import type { Store } from '../../src/server/core/ports.js';
 import { MemoryStore } from '../../src/server/store/memory/memory-store.js';
 import { PostgresStore } from '../../src/server/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/server/store/sqlite/sqlite-store.js';
-import { codeRecord, grantRecord, refreshRecord, T0 } from './contract.js';
+import { grantRecord, refreshRecord, T0, userRecord } from './contract.js';
 
 const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `lk_test_${randomBytes(6).toString('hex')}`;
@@ -23,7 +23,6 @@ const schema = `lk_test_${randomBytes(6).toString('hex')}`;
 // Few keys and coarse times, so sequences hit the edges: replays, second rotations, window and expiry boundaries.
 const at = fc.integer({ min: 0, max: 4 }).map((n) => T0 + n * 1000);
 const lifetime = fc.integer({ min: 0, max: 5 }).map((n) => n * 1000);
-const code = fc.constantFrom('code-a', 'code-b');
 const grant = fc.constantFrom('grant-a', 'grant-b', 'grant-c');
 const token = fc.constantFrom('rt-a', 'rt-b');
 const user = fc.constantFrom('u1', 'u2');
@@ -32,18 +31,13 @@ const client = fc.constantFrom('c1', 'c2');
 type Command = { name: string; run: (store: Store) => Promise<unknown> };
 
 const flowCommands: fc.Arbitrary<Command>[] = [
-  fc.record({ hash: code, grantId: grant, userId: user, clientId: client, expiresAt: at }).map((c) => ({
-    name: `saveCode(${JSON.stringify(c)})`,
-    run: (s) => s.saveCode(codeRecord(c.hash, c)),
-  })),
-  fc.record({ hash: code, grantId: grant, userId: user, clientId: client, now: at, grantLife: lifetime, tokenLife: lifetime, refresh: fc.option(token, { nil: null, freq: 6 }) }).map((c) => ({
-    name: `consumeCode(${JSON.stringify(c)})`,
+  fc.record({ grantId: grant, userId: user, clientId: client, now: at, issuedAt: at, grantLife: lifetime, tokenLife: lifetime, refresh: fc.option(token, { nil: null, freq: 6 }) }).map((c) => ({
+    name: `redeemCode(${JSON.stringify(c)})`,
     run: (s) =>
-      s.consumeCode(
-        c.hash,
-        c.now,
+      s.redeemCode(
         grantRecord(c.grantId, { userId: c.userId, clientId: c.clientId, createdAt: c.now, expiresAt: c.now + c.grantLife }),
         c.refresh === null ? null : refreshRecord(c.refresh, c.grantId, { clientId: c.clientId, createdAt: c.now, expiresAt: c.now + c.tokenLife }),
+        c.issuedAt,
       ),
   })),
   fc.record({ hash: token, successor: token, grantId: grant, now: at, life: lifetime, window: fc.constantFrom(0, 1000, 3000) }).map((c) => ({
@@ -63,6 +57,7 @@ const otherCommands: fc.Arbitrary<Command>[] = [
     run: (s) => s.revokeConsent(c.userId, c.clientId, c.now),
   })),
   fc.record({ id: client }).map((c) => ({ name: `deleteClient(${c.id})`, run: (s) => s.deleteClient(c.id) })),
+  fc.record({ id: user }).map((c) => ({ name: `createUser(${c.id})`, run: (s) => s.createUser(userRecord(c.id)) })),
   fc.record({ id: user }).map((c) => ({ name: `deleteUser(${c.id})`, run: (s) => s.deleteUser(c.id) })),
   fc.record({ key: fc.constantFrom('k1', 'k2'), now: at, window: fc.constantFrom(1000, 3000) }).map((c) => ({
     name: `hit(${JSON.stringify(c)})`,
@@ -87,7 +82,6 @@ const command: fc.Arbitrary<Command> = fc
 async function snapshot(s: Store): Promise<unknown> {
   const ids = (values: string[], find: (v: string) => Promise<unknown>) => Promise.all(values.map(find));
   return {
-    codes: await ids(['code-a', 'code-b'], (h) => s.findCode(h)),
     grants: await ids(['grant-a', 'grant-b', 'grant-c'], (g) => s.findGrant(g)),
     tokens: await ids(['rt-a', 'rt-b'], (t) => s.findRefreshToken(t)),
     consents: await ids(['u1', 'u2'], (u) => s.listConsents(u)),
@@ -106,7 +100,7 @@ async function outcome(run: () => Promise<unknown>): Promise<unknown> {
 
 describe('adapters agree on random call sequences', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-equivalence-'));
-  const tables = ['clients', 'users', 'sessions', 'interactions', 'consents', 'codes', 'grants', 'refresh_tokens', 'revoked_access_tokens', 'keys', 'secrets', 'events', 'rate_limits'];
+  const tables = ['clients', 'users', 'sessions', 'interactions', 'consents', 'consent_revocations', 'grants', 'refresh_tokens', 'revoked_access_tokens', 'keys', 'secrets', 'events', 'rate_limits'];
   // Emptied with DELETE between runs: TRUNCATE of 13 tables costs more than the whole run.
   const empty = tables.map((t) => `DELETE FROM ${t};`).join(' ');
   let postgres: PostgresStore;

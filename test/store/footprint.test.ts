@@ -1,6 +1,6 @@
 /**
- * Footprint of one completed flow on each Store: one code saved, consumed into a grant and its
- * first refresh token, and one refresh rotation. Asserts the rows each flow leaves, and reports
+ * Footprint of one completed flow on each Store: one code redeemed into a grant and its first
+ * refresh token (a sealed code itself is never stored), and one refresh rotation. Asserts the rows each flow leaves, and reports
  * bytes (table + index growth, and WAL written) for capacity planning (docs/deployment.md).
  */
 import { randomBytes } from 'node:crypto';
@@ -15,29 +15,34 @@ import type { Store } from '../../src/server/core/ports.js';
 import { MemoryStore } from '../../src/server/store/memory/memory-store.js';
 import { PostgresStore } from '../../src/server/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/server/store/sqlite/sqlite-store.js';
-import { codeRecord, grantRecord, refreshRecord, T0 } from './contract.js';
+import { grantRecord, refreshRecord, T0, userRecord } from './contract.js';
 
 const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const FLOWS = 500;
-const flowTables = ['codes', 'grants', 'refresh_tokens'] as const;
+const flowTables = ['grants', 'refresh_tokens'] as const;
 const token = () => randomBytes(32).toString('base64url');
 
 /**
- * One flow with production-shaped values: codes, first refresh tokens and grant ids carry their
+ * One flow with production-shaped values: first refresh tokens and grant ids carry their
  * issue time (src/server/core/token-keys.ts); a rotated successor is its predecessor's issue time
  * and an HMAC (src/server/core/grants/refresh-token-secret.ts).
  */
 async function flow(store: Store, now: number): Promise<void> {
-  const codeHash = storageKey(newToken(cryptoRandom, now));
   const grantId = newGrantId(cryptoRandom, now);
   const first = storageKey(newToken(cryptoRandom, now));
   const second = storageKey(timeOrdered(now, token()));
-  const parties = { clientId: 'demo-app', userId: 'u-2f1c9a7e5b3d4c6a' };
-  await store.saveCode(codeRecord(codeHash, { ...parties, grantId, redirectUri: 'https://app.example.com/callback', scope: ['openid', 'profile', 'offline_access'], expiresAt: now + 60_000 }));
   const grant = grantRecord(grantId, { ...parties, scope: ['openid', 'profile', 'offline_access'], createdAt: now });
-  expect(await store.consumeCode(codeHash, now, grant, refreshRecord(first, grantId, { clientId: parties.clientId, createdAt: now }))).toBe(true);
+  expect(await store.redeemCode(grant, refreshRecord(first, grantId, { clientId: parties.clientId, createdAt: now }), now - 1000)).toBe(true);
   const rotated = await store.rotateRefreshToken(first, refreshRecord(second, grantId, { clientId: parties.clientId, createdAt: now + 1 }), now + 1, 5000);
   expect(rotated.kind).toBe('rotated');
+}
+
+const parties = { clientId: 'demo-app', userId: 'u-2f1c9a7e5b3d4c6a' };
+
+/** The flows' user: a code is redeemed only for a user who exists. */
+async function withUser<S extends Store>(store: S): Promise<S> {
+  await store.createUser(userRecord(parties.userId));
+  return store;
 }
 
 const report: string[] = [];
@@ -48,18 +53,18 @@ afterAll(() => {
 const perFlow = (bytes: number) => `${Math.round(bytes / FLOWS)} B`;
 
 describe('footprint of one completed flow', () => {
-  it('memory: 1 code, 1 grant, 2 refresh tokens per flow', async () => {
-    const store = new MemoryStore();
+  it('memory: 1 grant, 2 refresh tokens per flow', async () => {
+    const store = await withUser(new MemoryStore());
     for (let i = 0; i < FLOWS; i++) await flow(store, T0 + i);
     const counts = store.rowCounts();
-    expect([counts.codes, counts.grants, counts.refresh_tokens]).toEqual([FLOWS, FLOWS, 2 * FLOWS]);
-    report.push(`memory:   rows codes=1 grants=1 refresh_tokens=2`);
+    expect([counts.grants, counts.refresh_tokens]).toEqual([FLOWS, 2 * FLOWS]);
+    report.push(`memory:   rows grants=1 refresh_tokens=2`);
   });
 
-  it('sqlite: 1 code, 1 grant, 2 refresh tokens per flow; reports table+index bytes and WAL bytes', async () => {
+  it('sqlite: 1 grant, 2 refresh tokens per flow; reports table+index bytes and WAL bytes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-footprint-'));
     const file = join(dir, 'latchkey.db');
-    const store = SqliteStore.open(file);
+    const store = await withUser(SqliteStore.open(file));
     try {
       await flow(store, T0); // warm: first pages of each table exist
       store.db.pragma('wal_autocheckpoint = 0');
@@ -93,9 +98,9 @@ describe('footprint of one completed flow', () => {
       expect(walConcurrent).toBeLessThan(walMany / 2);
 
       const count = (t: string) => (store.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
-      expect(flowTables.map(count)).toEqual([2 * FLOWS + 2, 2 * FLOWS + 2, 2 * (2 * FLOWS + 2)]);
+      expect(flowTables.map(count)).toEqual([2 * FLOWS + 2, 2 * (2 * FLOWS + 2)]);
       report.push(
-        `sqlite:   rows codes=1 grants=1 refresh_tokens=2; 3 transactions; record payload ${perFlow(after.payload - before.payload)}, ` +
+        `sqlite:   rows grants=1 refresh_tokens=2; 2 transactions; record payload ${perFlow(after.payload - before.payload)}, ` +
           `pages allocated (tables+indexes) ${perFlow(after.allocated - before.allocated)}; WAL ${perFlow(walMany)} one flow after another, ` +
           `${perFlow(walConcurrent)} with 32 at once (a lone flow on a warm file: ${walOne} B, ${Math.round(walOne / (4096 + 24))} page frames of 4 KiB)`,
       );
@@ -105,10 +110,10 @@ describe('footprint of one completed flow', () => {
     }
   });
 
-  it('postgres: 1 code, 1 grant, 2 refresh tokens per flow; reports tuple, relation and WAL bytes', async () => {
+  it('postgres: 1 grant, 2 refresh tokens per flow; reports tuple, relation and WAL bytes', async () => {
     const schema = `lk_test_${randomBytes(6).toString('hex')}`;
     // One connection, so one backend's statistics cover the whole run.
-    const store = await PostgresStore.open({ connectionString: url, schema, max: 1 });
+    const store = await withUser(await PostgresStore.open({ connectionString: url, schema, max: 1 }));
     try {
       const q = async <T extends pg.QueryResultRow>(text: string, values: unknown[] = []) => (await store.pool.query<T>(text, values)).rows;
       await flow(store, T0);
@@ -116,7 +121,7 @@ describe('footprint of one completed flow', () => {
         (
           await q<{ heap: number; indexes: number; tuples: number }>(
             `SELECT sum(pg_relation_size(c.oid))::int8 AS heap, sum(pg_indexes_size(c.oid))::int8 AS indexes,
-                    (SELECT sum(pg_column_size(t.*)) FROM codes t)::int8 + (SELECT sum(pg_column_size(t.*)) FROM grants t)::int8
+                    (SELECT sum(pg_column_size(t.*)) FROM grants t)::int8
                       + (SELECT sum(pg_column_size(t.*)) FROM refresh_tokens t)::int8 AS tuples
              FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relname = ANY($2)`,
             [schema, flowTables],
@@ -135,8 +140,8 @@ describe('footprint of one completed flow', () => {
       const walMany = await walSince(start);
       const after = await sizes();
 
-      const counts = await q<{ n: number }>(`SELECT (SELECT count(*) FROM codes)::int AS n UNION ALL SELECT (SELECT count(*) FROM grants)::int UNION ALL SELECT (SELECT count(*) FROM refresh_tokens)::int`);
-      expect(counts.map((r) => r.n)).toEqual([FLOWS + 2, FLOWS + 2, 2 * (FLOWS + 2)]);
+      const counts = await q<{ n: number }>(`SELECT (SELECT count(*) FROM grants)::int AS n UNION ALL SELECT (SELECT count(*) FROM refresh_tokens)::int`);
+      expect(counts.map((r) => r.n)).toEqual([FLOWS + 2, 2 * (FLOWS + 2)]);
 
       await q('SELECT pg_stat_force_next_flush()');
       await new Promise((r) => setTimeout(r, 300));
@@ -146,7 +151,7 @@ describe('footprint of one completed flow', () => {
         [schema, flowTables],
       );
       report.push(
-        `postgres: rows codes=1 grants=1 refresh_tokens=2; 3 statements (autocommit); live tuple bytes ${perFlow(after.tuples - before.tuples)}, ` +
+        `postgres: rows grants=1 refresh_tokens=2; 2 statements (autocommit); live tuple bytes ${perFlow(after.tuples - before.tuples)}, ` +
           `heap growth ${perFlow(after.heap - before.heap)}, index growth ${perFlow(after.indexes - before.indexes)}; ` +
           `WAL ${perFlow(walMany)} (a lone flow: ${walOne} B; server-wide LSN, so concurrent activity on the server adds noise)` +
           `\n          tuple writes over ${FLOWS + 2} flows: ${stats.map((s) => `${s.relname} ins=${s.ins} upd=${s.upd} (HOT ${s.hot})`).join(', ')}`,

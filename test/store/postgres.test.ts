@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GrantRecord } from '../../src/server/core/ports.js';
 import { StoreUnavailableError } from '../../src/server/core/ports.js';
+import { GRANT_AFTER_EXPIRY_MS } from '../../src/server/store/retention.js';
 import { NotifiedCache } from '../../src/server/store/postgres/notified-cache.js';
 import { migrate, postgresMigrations } from '../../src/server/store/postgres/migrations.js';
 import { PostgresStore, sql } from '../../src/server/store/postgres/postgres-store.js';
-import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0, userRecord } from './contract.js';
+import { clientRecord, grantRecord, refreshRecord, storeContract, T0, userRecord } from './contract.js';
 
 // CI starts PostgreSQL; when it is unreachable these tests fail rather than skip.
 const url = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -43,7 +45,7 @@ const tables = [
   'sessions',
   'interactions',
   'consents',
-  'codes',
+  'consent_revocations',
   'grants',
   'refresh_tokens',
   'revoked_access_tokens',
@@ -103,7 +105,8 @@ describe('PostgresStore', () => {
   it('generic plans made while the tables are empty find each row of the token path by its key, never by a scan or by client alone', async () => {
     // A prepared statement's generic plan, chosen after five executions, stays until the table
     // is analyzed; made on an empty table it once used an index on client_id alone for the code
-    // redemption, and read all of a client's codes at each one.
+    // redemption, and read all of a client's codes at each one. redeemCode reads the user and
+    // the consent revocation by their keys; the grant's id is checked by its insert (ON CONFLICT).
     const name = freshSchema();
     await (await PostgresStore.open({ connectionString: url, schema: name, max: 1 })).close();
     const plans = await admin(async (client) => {
@@ -115,18 +118,20 @@ describe('PostgresStore', () => {
         const rows = (await client.query(`EXPLAIN EXECUTE ${statement}(${Array(params).fill('NULL').join(', ')})`)).rows as Array<{ 'QUERY PLAN': string }>;
         return rows.map((r) => r['QUERY PLAN']).join('\n');
       };
-      const hot = ['findClient', 'findSessionWithConsent', 'findCode', 'redeemCode', 'consumeCode', 'findRefreshToken', 'rotateRefreshToken'] as const;
+      const hot = ['findClient', 'findSessionWithConsent', 'redeemCode', 'findRefreshToken', 'rotateRefreshToken'] as const;
       const plans: Record<string, string> = {};
       for (const statement of hot) plans[statement] = await plan(statement);
       return plans;
     });
     for (const [statement, text] of Object.entries(plans)) {
-      expect(text, statement).not.toMatch(/Seq Scan on (clients|sessions|consents|codes|grants|refresh_tokens)/);
+      expect(text, statement).not.toMatch(/Seq Scan on (clients|users|sessions|consents|consent_revocations|grants|refresh_tokens)/);
       for (const condition of text.match(/Index Cond: .*/g) ?? []) {
         if (condition.includes('client_id')) expect(condition, `${statement}: ${text}`).toMatch(/hash|user_id/);
       }
     }
-    expect(plans.redeemCode).toMatch(/Index Cond: .*hash = \$1/);
+    expect(plans.redeemCode).toMatch(/Index (Only )?Scan using users_pkey[^\n]*\n\s*Index Cond: \(id = \$3\)/);
+    expect(plans.redeemCode).toMatch(/consent_revocations_pkey[^\n]*\n\s*Index Cond: \(\(user_id = \$3\) AND \(client_id = \$2\)\)/);
+    expect(plans.redeemCode).toMatch(/Conflict Arbiter Indexes: grants_pkey/);
     expect(plans.findSessionWithConsent).toMatch(/Index Cond: .*user_id/);
   });
 
@@ -141,7 +146,8 @@ describe('PostgresStore', () => {
        ORDER BY 1`,
     );
     const indexed = Object.fromEntries(rows.map((r) => [r.column, r.collation]));
-    expect(indexed['codes.hash']).toBe('C');
+    expect(indexed['consent_revocations.user_id']).toBe('C');
+    expect(indexed['consent_revocations.client_id']).toBe('C');
     expect(indexed['users.username']).toBe('default');
     for (const [column, collation] of Object.entries(indexed)) {
       if (column !== 'users.username') expect(collation, column).toBe('C');
@@ -166,12 +172,125 @@ describe('PostgresStore', () => {
     expect(applied).toEqual([postgresMigrations.map((m) => m.version), []]);
   });
 
+  it('migration 8 upgrades a schema at migration 7: creates consent_revocations, and keeps codes for older instances until the purge empties it', async () => {
+    const old = freshSchema();
+    await admin(async (client) => {
+      await client.query(`CREATE SCHEMA ${pg.escapeIdentifier(old)}`);
+      await client.query(`SET search_path TO ${pg.escapeIdentifier(old)}`);
+      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)');
+      for (const m of postgresMigrations.filter((m) => m.version <= 7)) {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, T0]);
+      }
+      await client.query(
+        `INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, scope, auth_time, expires_at)
+         VALUES ('old-code', 'c1', 'u1', 'g-old', 'https://c1.example/callback', true, '{openid}', $1, $2)`,
+        [T0, T0 + 60_000],
+      );
+      expect(await migrate(client, { schema: old })).toEqual([8]);
+      const tables = await client.query<{ codes: string | null; revocations: string | null }>(
+        "SELECT to_regclass('codes')::text AS codes, to_regclass('consent_revocations')::text AS revocations",
+      );
+      expect(tables.rows[0]).toEqual({ codes: 'codes', revocations: 'consent_revocations' });
+      const columns = await client.query<{ column: string; collation: string | null }>(
+        `SELECT a.attname AS column, co.collname AS collation FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
+         WHERE a.attrelid = 'consent_revocations'::regclass AND a.attnum > 0 ORDER BY a.attnum`,
+      );
+      expect(columns.rows).toEqual([
+        { column: 'user_id', collation: 'C' },
+        { column: 'client_id', collation: 'C' },
+        { column: 'revoked_at', collation: null },
+      ]);
+    });
+    const upgraded = await PostgresStore.open({ connectionString: url, schema: old, max: 1 });
+    try {
+      await upgraded.createUser(userRecord('u1'));
+      await upgraded.revokeConsent('u1', 'c1', T0);
+      expect(await upgraded.redeemCode(grantRecord('g-old'), null, T0)).toBe(false);
+      expect(await upgraded.redeemCode(grantRecord('g-new'), null, T0 + 1)).toBe(true);
+      // The code an older instance wrote goes once expired.
+      expect(await upgraded.purgeExpired(T0 + 59_999, 100)).toBe(0);
+      expect(await upgraded.purgeExpired(T0 + 60_000, 100)).toBe(1);
+      expect((await upgraded.pool.query('SELECT count(*)::int AS n FROM codes')).rows[0].n).toBe(0);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
+  describe('consent revocations (a fresh schema)', () => {
+    let s: PostgresStore;
+    const revocations = async () =>
+      (await s.pool.query<{ user_id: string; client_id: string; revoked_at: number }>('SELECT user_id, client_id, revoked_at FROM consent_revocations ORDER BY 1, 2')).rows;
+
+    beforeAll(async () => {
+      s = await PostgresStore.open({ connectionString: url, schema: freshSchema(), max: 2 });
+    });
+
+    afterAll(async () => {
+      await s?.close();
+    });
+
+    it('C3 RFC 6749 §4.1.2: after revokeConsent a code issued at or before it is refused; after re-consent a later code is redeemed', async () => {
+      await s.createUser(userRecord('u-rev'));
+      await s.saveConsent({ userId: 'u-rev', clientId: 'c1', scope: ['openid'], grantedAt: T0 });
+      await s.revokeConsent('u-rev', 'c1', T0 + 1000);
+      const grant = (id: string) => grantRecord(id, { userId: 'u-rev' });
+      expect(await s.redeemCode(grant('g-before'), refreshRecord('rt-before', 'g-before'), T0 + 999)).toBe(false);
+      expect(await s.redeemCode(grant('g-at'), null, T0 + 1000)).toBe(false);
+      expect(await s.findGrant('g-before')).toBeUndefined();
+      expect(await s.findRefreshToken('rt-before')).toBeUndefined();
+      await s.saveConsent({ userId: 'u-rev', clientId: 'c1', scope: ['openid'], grantedAt: T0 + 2000 });
+      expect(await s.redeemCode(grant('g-after'), refreshRecord('rt-after', 'g-after'), T0 + 2000)).toBe(true);
+      expect(await s.findRefreshToken('rt-after')).toBeDefined();
+      // Another client's codes for the same user are untouched.
+      expect(await s.redeemCode(grantRecord('g-c2', { userId: 'u-rev', clientId: 'c2' }), null, T0)).toBe(true);
+    });
+
+    it('revokeConsent keeps the latest revocation time whatever the order of the calls (GREATEST)', async () => {
+      await s.createUser(userRecord('u-order'));
+      await s.revokeConsent('u-order', 'c1', T0 + 2000);
+      await s.revokeConsent('u-order', 'c1', T0 + 1500);
+      expect((await revocations()).find((r) => r.user_id === 'u-order')?.revoked_at).toBe(T0 + 2000);
+      expect(await s.redeemCode(grantRecord('g-order', { userId: 'u-order' }), null, T0 + 1800)).toBe(false);
+    });
+
+    it('C3 RFC 6749 §4.1.2: a code of a deleted user is refused, and deleteUser / deleteClient remove their revocations', async () => {
+      await s.createUser(userRecord('u-del'));
+      await s.revokeConsent('u-del', 'c1', T0);
+      await s.revokeConsent('u-keep', 'c-del', T0);
+      await s.revokeConsent('u-keep', 'c1', T0);
+      expect(await s.deleteUser('u-del')).toBe(true);
+      expect(await s.redeemCode(grantRecord('g-del', { userId: 'u-del' }), null, T0 + 1)).toBe(false);
+      await s.createClient(clientRecord('c-del'));
+      expect(await s.deleteClient('c-del')).toBe(true);
+      const left = (await revocations()).map((r) => `${r.user_id} ${r.client_id}`);
+      expect(left).toContain('u-keep c1');
+      expect(left).not.toContain('u-del c1');
+      expect(left).not.toContain('u-keep c-del');
+    });
+
+    it('C4: an expired grant is purged only GRANT_AFTER_EXPIRY_MS after its expiry; until then its code is still refused', async () => {
+      await s.pool.query('TRUNCATE grants, refresh_tokens, consent_revocations');
+      await s.createUser(userRecord('u-exp'));
+      const grant = grantRecord('g-exp', { userId: 'u-exp', expiresAt: T0 + 60_000 });
+      expect(await s.redeemCode(grant, refreshRecord('rt-exp', 'g-exp', { expiresAt: T0 + 60_000 }), T0)).toBe(true);
+      const before = T0 + 60_000 + GRANT_AFTER_EXPIRY_MS - 1;
+      await s.purgeExpired(before, 100);
+      expect(await s.findRefreshToken('rt-exp')).toBeUndefined();
+      expect(await s.findGrant('g-exp')).toBeDefined();
+      expect(await s.redeemCode(grant, null, T0)).toBe(false);
+      expect(await s.purgeExpired(before + 1, 100)).toBe(1);
+      expect(await s.findGrant('g-exp')).toBeUndefined();
+    });
+  });
+
   it('keeps schemas apart: a store only sees its own schema', async () => {
     const other = await PostgresStore.open({ connectionString: url, schema: freshSchema(), max: 1 });
     try {
-      await other.saveCode(codeRecord('only-in-other'));
-      expect(await other.findCode('only-in-other')).toBeDefined();
-      expect(await store.findCode('only-in-other')).toBeUndefined();
+      await other.createUser(userRecord('u1'));
+      expect(await other.redeemCode(grantRecord('only-in-other'), null, T0)).toBe(true);
+      expect(await other.findGrant('only-in-other')).toBeDefined();
+      expect(await store.findGrant('only-in-other')).toBeUndefined();
     } finally {
       await other.close();
     }
@@ -197,14 +316,16 @@ describe('PostgresStore', () => {
   });
 
   it('a terminated backend (57P01 admin shutdown) surfaces as StoreUnavailableError, and the pool recovers', async () => {
-    await store.saveCode(codeRecord('locked-code'));
+    await store.createUser(userRecord('u-locked'));
+    const grant = grantRecord('g-locked', { userId: 'u-locked' });
     const holder = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
     await holder.connect();
     try {
-      // Hold the code's row lock so consumeCode waits on it, then terminate the waiting backend.
+      // An uncommitted insert of the same grant id makes redeemCode's insert wait for its outcome;
+      // then terminate the waiting backend.
       await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM codes WHERE hash = $1 FOR UPDATE', ['locked-code']);
-      const pending = store.consumeCode('locked-code', T0, grantRecord('g-locked'), null).catch((e: unknown) => e);
+      await holder.query(insertGrant, grantValues(grant));
+      const pending = store.redeemCode(grant, null, T0).catch((e: unknown) => e);
       let pid: number | undefined;
       for (let i = 0; i < 100 && pid === undefined; i++) {
         const { rows } = await holder.query<{ pid: number }>(
@@ -224,7 +345,8 @@ describe('PostgresStore', () => {
       await holder.end();
     }
     await expect(store.ping()).resolves.toBeUndefined();
-    expect(await store.consumeCode('locked-code', T0, grantRecord('g-locked'), null)).toBe(true);
+    // The holder rolled back: the code was never redeemed.
+    expect(await store.redeemCode(grant, null, T0)).toBe(true);
   });
 
   describe('two instances sharing one database (two pools)', () => {
@@ -238,25 +360,27 @@ describe('PostgresStore', () => {
         PostgresStore.open({ connectionString: url, schema: shared, max: 10 }),
         PostgresStore.open({ connectionString: url, schema: shared, max: 10 }),
       ]);
+      await a.createUser(userRecord('u1'));
     });
 
     afterAll(async () => {
       await Promise.all([a?.close(), b?.close()]);
     });
 
-    it('C3 RFC 6749 §4.1.2: consumeCode has exactly one winner among 40 calls split across two instances', async () => {
-      await a.saveCode(codeRecord('shared-code'));
+    it('C3 RFC 6749 §4.1.2: 40 redemptions of one code split across two instances create its grant once; one caller gets true', async () => {
       const results = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).consumeCode('shared-code', T0 + i, grantRecord(`x-g${i}`), refreshRecord(`x-rt${i}`, `x-g${i}`))),
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).redeemCode(grantRecord('x-g', { createdAt: T0 + i }), refreshRecord(`x-rt${i}`, 'x-g'), T0)),
       );
       expect(results.filter(Boolean)).toHaveLength(1);
       expect(await count('grants')).toBe(1);
-      expect(await count('refresh_tokens')).toBe(1);
+      // Only the winner's first refresh token was written.
+      const { rows } = await a.pool.query<{ hash: string }>("SELECT hash FROM refresh_tokens WHERE grant_id = 'x-g'");
+      expect(rows.map((r) => r.hash)).toEqual([`x-rt${results.indexOf(true)}`]);
+      expect((await a.findGrant('x-g'))?.createdAt).toBe(T0 + results.indexOf(true));
     });
 
     it('T4 RFC 9700 §4.14.2: 40 rotations of one token across two instances all rotate into one successor row', async () => {
-      await a.saveCode(codeRecord('rot-code', { grantId: 'rot-g' }));
-      expect(await a.consumeCode('rot-code', T0, grantRecord('rot-g'), refreshRecord('rot-1', 'rot-g'))).toBe(true);
+      expect(await a.redeemCode(grantRecord('rot-g'), refreshRecord('rot-1', 'rot-g'), T0)).toBe(true);
       const results = await Promise.all(
         Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).rotateRefreshToken('rot-1', refreshRecord('rot-2', 'rot-g'), T0 + 100 + i, 5000)),
       );
@@ -281,14 +405,16 @@ describe('PostgresStore', () => {
 
   it('a statement stuck behind a lock past statementTimeoutMs (57014) surfaces as StoreUnavailableError', async () => {
     const impatient = await PostgresStore.open({ connectionString: url, schema, max: 1, statementTimeoutMs: 300 });
-    await impatient.saveCode(codeRecord('timeout-code'));
+    await impatient.createUser(userRecord('u-timeout'));
+    const grant = grantRecord('g-timeout', { userId: 'u-timeout' });
     const holder = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
     await holder.connect();
     try {
+      // An uncommitted insert of the same grant id: redeemCode waits for it past the timeout.
       await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM codes WHERE hash = $1 FOR UPDATE', ['timeout-code']);
+      await holder.query(insertGrant, grantValues(grant));
       const started = Date.now();
-      const error = await impatient.consumeCode('timeout-code', T0, grantRecord('g-timeout'), null).catch((e: unknown) => e);
+      const error = await impatient.redeemCode(grant, null, T0).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreUnavailableError);
       expect(((error as Error).cause as { code?: string }).code).toBe('57014');
       expect(Date.now() - started).toBeLessThan(5000);
@@ -470,6 +596,14 @@ describe('PostgresStore', () => {
     await expect(closed.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });
+
+/** A grant row written behind the store's back, e.g. inside a transaction held open. */
+const insertGrant =
+  'INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)';
+
+function grantValues(g: GrantRecord): unknown[] {
+  return [g.id, g.clientId, g.userId, g.scope, g.resource, g.authTime, g.createdAt, g.expiresAt, g.revokedAt];
+}
 
 /** A 127.0.0.1 port nothing listens on: bind port 0, note it, close it. */
 async function closedPort(): Promise<number> {

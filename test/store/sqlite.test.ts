@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/server/store/sqlite/sqlite-store.js';
 import { CheckpointThread } from '../../src/server/store/sqlite/checkpoint-thread.js';
-import { clientRecord, codeRecord, grantRecord, refreshRecord, storeContract, T0 } from './contract.js';
+import { clientRecord, grantRecord, refreshRecord, storeContract, T0, userRecord } from './contract.js';
 import Database from 'better-sqlite3';
-import { StoreUnavailableError } from '../../src/server/core/ports.js';
-import { EVENT_RETENTION_MS } from '../../src/server/store/retention.js';
+import { StoreConflictError, StoreUnavailableError } from '../../src/server/core/ports.js';
+import { EVENT_RETENTION_MS, GRANT_AFTER_EXPIRY_MS } from '../../src/server/store/retention.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -39,6 +39,30 @@ async function withFile(body: (file: string) => Promise<void>): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A database file as the store left it at migration `version`: open, for rows to be added. */
+function fileAtVersion(file: string, version: number): Database.Database {
+  const old = new Database(file);
+  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  for (const m of sqliteMigrations.filter((m) => m.version <= version)) {
+    old.exec(m.sql);
+    old.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, T0);
+  }
+  return old;
+}
+
+/** A store on a new file with user u1, in which codes of client c1 can be redeemed. */
+async function withStore(body: (store: SqliteStore, file: string) => Promise<void>, options: SqliteStoreOptions = {}): Promise<void> {
+  await withFile(async (file) => {
+    const store = SqliteStore.open(file, options);
+    try {
+      await store.createUser(userRecord('u1'));
+      await body(store, file);
+    } finally {
+      await store.close();
+    }
+  });
 }
 
 describe('SqliteStore', () => {
@@ -77,12 +101,7 @@ describe('SqliteStore', () => {
 describe('SqliteStore schema migrations 5 and 6', () => {
   it('a version-4 file keeps its revoked grants revoked and its events, in order, with ids by time', async () => {
     await withFile(async (file) => {
-      const old = new Database(file);
-      old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-      for (const m of sqliteMigrations.filter((m) => m.version <= 4)) {
-        old.exec(m.sql);
-        old.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, T0);
-      }
+      const old = fileAtVersion(file, 4);
       const grant = old.prepare(
         "INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at) VALUES (?, 'c1', 'u1', '[]', NULL, 0, ?, ?, ?)",
       );
@@ -126,48 +145,27 @@ describe('SqliteStore schema migrations 5 and 6', () => {
   });
 });
 
-describe('SqliteStore consent revocations', () => {
-  it('a revocation drops the earlier ones of its user and client as old as the audit events, keeping the latest; their grants stay revoked', async () => {
+describe('SqliteStore schema migration 7', () => {
+  it('C3 RFC 6749 §4.1.2: a version-6 file loses its codes table and indexes, and keeps its grants, which still mark their codes redeemed', async () => {
     await withFile(async (file) => {
+      const old = fileAtVersion(file, 6);
+      old
+        .prepare(
+          "INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at) VALUES ('h1', 'c1', 'u1', 'g1', 'https://c1.example/callback', 1, NULL, '[]', NULL, 0, ?, ?)",
+        )
+        .run(T0 + 60_000, T0);
+      old.prepare("INSERT INTO users (id, username, password_hash, created_at) VALUES ('u1', 'name-u1', 'x', ?)").run(T0);
+      old.prepare(
+        "INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at) VALUES ('g1', 'c1', 'u1', '[]', NULL, 0, ?, ?, NULL)",
+      ).run(T0, T0 + 1000);
+      old.close();
+
       const store = SqliteStore.open(file);
       try {
-        const issue = async (id: string, at: number) => {
-          await store.saveCode(codeRecord(`code-${id}`, { clientId: 'c1', userId: 'u1', grantId: id, expiresAt: at + 60_000 }));
-          expect(await store.consumeCode(`code-${id}`, at, grantRecord(id, { userId: 'u1', clientId: 'c1', createdAt: at, expiresAt: at + 400 * DAY }), null)).toBe(true);
-        };
-        const revocations = () => store.db.prepare('SELECT user_id, client_id, generation FROM consent_revocations ORDER BY 1, 2, 3').all();
-        await issue('first', T0);
-        await store.revokeConsent('u1', 'c1', T0 + 1);
-        await issue('second', T0 + 2);
-        await store.revokeConsent('u2', 'c1', T0 + 3);
-        // Younger than the audit events: every revocation stays.
-        await store.revokeConsent('u1', 'c1', T0 + 1 + EVENT_RETENTION_MS);
-        expect(revocations()).toHaveLength(3);
-        expect((await store.findGrant('first'))?.revokedAt).toBe(T0 + 1);
-        expect((await store.findGrant('second'))?.revokedAt).toBe(T0 + 1 + EVENT_RETENTION_MS);
-
-        // Older: u1's first goes; u1's latest stays, and so does u2's, which no revocation of u2 followed.
-        const later = T0 + 2 + EVENT_RETENTION_MS;
-        await issue('third', later);
-        await store.revokeConsent('u1', 'c1', later + 1);
-        expect(revocations()).toEqual([
-          { user_id: 'u1', client_id: 'c1', generation: 2 },
-          { user_id: 'u1', client_id: 'c1', generation: 3 },
-          { user_id: 'u2', client_id: 'c1', generation: 1 },
-        ]);
-        // 'first' lost the revocation that revoked it and reads the next one; the others are unchanged.
-        expect((await store.findGrant('first'))?.revokedAt).toBe(T0 + 1 + EVENT_RETENTION_MS);
-        expect((await store.findGrant('second'))?.revokedAt).toBe(T0 + 1 + EVENT_RETENTION_MS);
-        expect((await store.findGrant('third'))?.revokedAt).toBe(later + 1);
-        // Grants after the latest are still numbered on from it.
-        await issue('fourth', later + 2);
-        expect((await store.findGrant('fourth'))?.revokedAt).toBeNull();
-        await store.revokeConsent('u1', 'c1', later + 2 * EVENT_RETENTION_MS);
-        expect(revocations()).toEqual([
-          { user_id: 'u1', client_id: 'c1', generation: 4 },
-          { user_id: 'u2', client_id: 'c1', generation: 1 },
-        ]);
-        for (const id of ['first', 'second', 'third', 'fourth']) expect((await store.findGrant(id))?.revokedAt, id).toBe(later + 2 * EVENT_RETENTION_MS);
+        expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'codes%'").all()).toEqual([]);
+        expect(store.db.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({ v: 7 });
+        expect((await store.findGrant('g1'))?.id).toBe('g1');
+        expect(await store.redeemCode(grantRecord('g1'), null, T0)).toBe(false);
       } finally {
         await store.close();
       }
@@ -175,21 +173,98 @@ describe('SqliteStore consent revocations', () => {
   });
 });
 
-describe('SqliteStore group commit', () => {
+describe('SqliteStore redeemCode and purge', () => {
+  it('C3 RFC 6749 §4.1.2: a redemption whose refresh token exists fails alone, leaving no grant, while the rest of its batch commits', async () => {
+    await withStore(async (store) => {
+      expect(await store.redeemCode(grantRecord('g0'), refreshRecord('r0', 'g0'), T0)).toBe(true);
+      const [conflict, created] = await Promise.all([
+        store.redeemCode(grantRecord('g1'), refreshRecord('r0', 'g1'), T0).catch((error: unknown) => error),
+        store.createClient(clientRecord('c1')),
+      ]);
+      expect(conflict).toBeInstanceOf(StoreConflictError);
+      expect(created).toBeUndefined();
+      expect(await store.findGrant('g1')).toBeUndefined();
+      expect((await store.findRefreshToken('r0'))?.grantId).toBe('g0');
+      expect((await store.findClient('c1'))?.id).toBe('c1');
+      // Nothing marks g1's code redeemed: it still can be.
+      expect(await store.redeemCode(grantRecord('g1'), refreshRecord('r1', 'g1'), T0)).toBe(true);
+    });
+  });
 
+  it('C3 RFC 6749 §4.1.2: the purge keeps an expired grant, which marks its code redeemed, until GRANT_AFTER_EXPIRY_MS after its expiry; its refresh tokens go at expiry', async () => {
+    await withStore(async (store) => {
+      const expiresAt = T0 + 120_000;
+      expect(await store.redeemCode(grantRecord('g1', { expiresAt }), refreshRecord('r1', 'g1', { expiresAt }), T0)).toBe(true);
+      await store.purgeExpired(expiresAt, 100);
+      expect(await store.findRefreshToken('r1')).toBeUndefined();
+      await store.purgeExpired(expiresAt + GRANT_AFTER_EXPIRY_MS - 1, 100);
+      expect((await store.findGrant('g1'))?.id).toBe('g1');
+      expect(await store.redeemCode(grantRecord('g1', { expiresAt }), null, T0)).toBe(false);
+      expect(await store.purgeExpired(expiresAt + GRANT_AFTER_EXPIRY_MS, 100)).toBe(1);
+      expect(await store.findGrant('g1')).toBeUndefined();
+    });
+  });
+});
+
+describe('SqliteStore consent revocations', () => {
+  it('a revocation drops the earlier ones of its user and client as old as the audit events, keeping the latest; their grants stay revoked', async () => {
+    await withStore(async (store) => {
+      const issue = async (id: string, at: number) => {
+        expect(await store.redeemCode(grantRecord(id, { userId: 'u1', clientId: 'c1', createdAt: at, expiresAt: at + 400 * DAY }), null, at)).toBe(true);
+      };
+      const revocations = () => store.db.prepare('SELECT user_id, client_id, generation FROM consent_revocations ORDER BY 1, 2, 3').all();
+      await issue('first', T0);
+      await store.revokeConsent('u1', 'c1', T0 + 1);
+      await issue('second', T0 + 2);
+      await store.revokeConsent('u2', 'c1', T0 + 3);
+      // Younger than the audit events: every revocation stays.
+      await store.revokeConsent('u1', 'c1', T0 + 1 + EVENT_RETENTION_MS);
+      expect(revocations()).toHaveLength(3);
+      expect((await store.findGrant('first'))?.revokedAt).toBe(T0 + 1);
+      expect((await store.findGrant('second'))?.revokedAt).toBe(T0 + 1 + EVENT_RETENTION_MS);
+
+      // Older: u1's first goes; u1's latest stays, and so does u2's, which no revocation of u2 followed.
+      const later = T0 + 2 + EVENT_RETENTION_MS;
+      await issue('third', later);
+      await store.revokeConsent('u1', 'c1', later + 1);
+      expect(revocations()).toEqual([
+        { user_id: 'u1', client_id: 'c1', generation: 2 },
+        { user_id: 'u1', client_id: 'c1', generation: 3 },
+        { user_id: 'u2', client_id: 'c1', generation: 1 },
+      ]);
+      // 'first' lost the revocation that revoked it and reads the next one; the others are unchanged.
+      expect((await store.findGrant('first'))?.revokedAt).toBe(T0 + 1 + EVENT_RETENTION_MS);
+      expect((await store.findGrant('second'))?.revokedAt).toBe(T0 + 1 + EVENT_RETENTION_MS);
+      expect((await store.findGrant('third'))?.revokedAt).toBe(later + 1);
+      // C3 RFC 6749 §4.1.2: a code issued at or before the latest revocation is refused.
+      expect(await store.redeemCode(grantRecord('issued-then', { createdAt: later + 2 }), null, later + 1)).toBe(false);
+      // Grants after the latest are still numbered on from it.
+      await issue('fourth', later + 2);
+      expect((await store.findGrant('fourth'))?.revokedAt).toBeNull();
+      await store.revokeConsent('u1', 'c1', later + 2 * EVENT_RETENTION_MS);
+      expect(revocations()).toEqual([
+        { user_id: 'u1', client_id: 'c1', generation: 4 },
+        { user_id: 'u2', client_id: 'c1', generation: 1 },
+      ]);
+      for (const id of ['first', 'second', 'third', 'fourth']) expect((await store.findGrant(id))?.revokedAt, id).toBe(later + 2 * EVENT_RETENTION_MS);
+    });
+  });
+});
+
+describe('SqliteStore group commit', () => {
   it('the writes of one turn commit together, and each settles only once it is visible to another connection', async () => {
     await withFile(async (file) => {
       const store = SqliteStore.open(file);
       const other = new Database(file, { readonly: true });
-      const visible = (hash: string) => other.prepare('SELECT 1 FROM codes WHERE hash = ?').get(hash) !== undefined;
-      const first = store.saveCode(codeRecord('h1'));
-      const second = store.saveCode(codeRecord('h2'));
+      const visible = (id: string) => other.prepare('SELECT 1 FROM clients WHERE id = ?').get(id) !== undefined;
+      const first = store.createClient(clientRecord('c1'));
+      const second = store.createClient(clientRecord('c2'));
       // Nothing is committed yet, so no answer can have been sent on these writes; a read sees
       // committed data only (a queued write has not happened yet for anyone).
-      expect(visible('h1') || visible('h2')).toBe(false);
-      expect(await store.findCode('h1')).toBeUndefined();
+      expect(visible('c1') || visible('c2')).toBe(false);
+      expect(await store.findClient('c1')).toBeUndefined();
       await first;
-      expect(visible('h1') && visible('h2')).toBe(true);
+      expect(visible('c1') && visible('c2')).toBe(true);
       await second;
       other.close();
       await store.close();
@@ -197,16 +272,15 @@ describe('SqliteStore group commit', () => {
   });
 
   it('C3 RFC 6749 §4.1.2: two redemptions of one code in the same turn: exactly one wins, and both settle after the commit', async () => {
-    await withFile(async (file) => {
-      const store = SqliteStore.open(file);
-      await store.saveCode(codeRecord('h1'));
+    await withStore(async (store) => {
       const results = await Promise.all([
-        store.consumeCode('h1', T0, grantRecord('g1'), refreshRecord('r1', 'g1')),
-        store.consumeCode('h1', T0, grantRecord('g2'), refreshRecord('r2', 'g2')),
+        store.redeemCode(grantRecord('g1'), refreshRecord('r1', 'g1'), T0),
+        store.redeemCode(grantRecord('g1'), refreshRecord('r2', 'g1'), T0),
       ]);
       expect(results.sort()).toEqual([false, true]);
       expect(store.db.prepare('SELECT count(*) AS n FROM grants').get()).toEqual({ n: 1 });
-      await store.close();
+      // The loser wrote nothing: its refresh token was never created.
+      expect(store.db.prepare('SELECT count(*) AS n FROM refresh_tokens').get()).toEqual({ n: 1 });
     });
   });
 
@@ -215,11 +289,11 @@ describe('SqliteStore group commit', () => {
       const store = SqliteStore.open(file, { busyTimeoutMs: 50 });
       const other = new Database(file);
       other.exec('BEGIN IMMEDIATE');
-      const refused = await store.saveCode(codeRecord('h1')).catch((error: unknown) => error);
+      const refused = await store.createClient(clientRecord('c1')).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(StoreUnavailableError);
       other.exec('COMMIT');
-      await store.saveCode(codeRecord('h1'));
-      expect((await store.findCode('h1'))?.hash).toBe('h1');
+      await store.createClient(clientRecord('c1'));
+      expect((await store.findClient('c1'))?.id).toBe('c1');
       other.close();
       await store.close();
     });
@@ -233,12 +307,12 @@ describe('SqliteStore group commit', () => {
       const ticks: number[] = [];
       const ticker = setInterval(() => ticks.push(performance.now()), 1);
       const started = performance.now();
-      const write = store.saveCode(codeRecord('h1'));
+      const write = store.createClient(clientRecord('c1'));
       setTimeout(() => other.exec('COMMIT'), 150);
       await write;
       clearInterval(ticker);
       expect(performance.now() - started).toBeGreaterThanOrEqual(140);
-      expect((await store.findCode('h1'))?.hash).toBe('h1');
+      expect((await store.findClient('c1'))?.id).toBe('c1');
       // The event loop kept turning while the lock was held: no gap near the 150 ms wait.
       const gaps = ticks.slice(1).map((t, i) => t - ticks[i]!);
       expect(ticks.length).toBeGreaterThan(20);
@@ -249,9 +323,7 @@ describe('SqliteStore group commit', () => {
   });
 
   it('when a batch cannot commit, every write in it fails with StoreUnavailableError (503) and none is kept', async () => {
-    await withFile(async (file) => {
-      const store = SqliteStore.open(file);
-      await store.saveCode(codeRecord('h0'));
+    await withStore(async (store) => {
       // Stand in for a disk failing at COMMIT: the statement throws as better-sqlite3 would.
       const statements = (store as unknown as { s: { commit: { run(): unknown } } }).s;
       const realCommit = statements.commit;
@@ -261,57 +333,48 @@ describe('SqliteStore group commit', () => {
         },
       };
       const outcomes = await Promise.all([
-        store.saveCode(codeRecord('h1')).catch((error: unknown) => error),
-        store.consumeCode('h0', T0, grantRecord('g1'), refreshRecord('r1', 'g1')).catch((error: unknown) => error),
+        store.createClient(clientRecord('c1')).catch((error: unknown) => error),
+        store.redeemCode(grantRecord('g1'), refreshRecord('r1', 'g1'), T0).catch((error: unknown) => error),
       ]);
       for (const outcome of outcomes) expect(outcome).toBeInstanceOf(StoreUnavailableError);
       statements.commit = realCommit;
-      expect(await store.findCode('h1')).toBeUndefined();
-      expect((await store.findCode('h0'))?.consumedAt).toBeNull();
+      expect(await store.findClient('c1')).toBeUndefined();
       expect(await store.findGrant('g1')).toBeUndefined();
-      // The store works again once the disk does.
-      expect(await store.consumeCode('h0', T0, grantRecord('g1'), refreshRecord('r1', 'g1'))).toBe(true);
-      await store.close();
+      expect(await store.findRefreshToken('r1')).toBeUndefined();
+      // The store works again once the disk does, and the code was never marked redeemed.
+      expect(await store.redeemCode(grantRecord('g1'), refreshRecord('r1', 'g1'), T0)).toBe(true);
     });
   });
 
   it('close() commits an open batch first', async () => {
     await withFile(async (file) => {
       const store = SqliteStore.open(file);
-      const pending = store.saveCode(codeRecord('h1'));
+      const pending = store.createClient(clientRecord('c1'));
       await store.close();
       await pending;
       const reopened = SqliteStore.open(file);
-      expect((await reopened.findCode('h1'))?.hash).toBe('h1');
+      expect((await reopened.findClient('c1'))?.id).toBe('c1');
       await reopened.close();
     });
   });
 });
 
 describe('SqliteStore turnSnapshot', () => {
-  const withStore = (body: (store: SqliteStore, file: string) => Promise<void>) =>
-    withFile(async (file) => {
-      const store = SqliteStore.open(file, { turnSnapshot: true });
-      try {
-        await body(store, file);
-      } finally {
-        await store.close();
-      }
-    });
+  const withSnapshotStore = (body: (store: SqliteStore, file: string) => Promise<void>) => withStore(body, { turnSnapshot: true });
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
   it('a read after an awaited write sees it, even in the turn of an earlier read', async () => {
-    await withStore(async (store) => {
-      expect(await store.findCode('h1')).toBeUndefined();
-      await store.saveCode(codeRecord('h1'));
-      expect((await store.findCode('h1'))?.hash).toBe('h1');
-      await store.consumeCode('h1', T0 + 1, grantRecord('g1'), refreshRecord('r1', 'g1'));
-      expect((await store.findCode('h1'))?.consumedAt).toBe(T0 + 1);
+    await withSnapshotStore(async (store) => {
+      expect(await store.findGrant('g1')).toBeUndefined();
+      expect(await store.redeemCode(grantRecord('g1'), refreshRecord('r1', 'g1'), T0)).toBe(true);
+      expect((await store.findGrant('g1'))?.revokedAt).toBeNull();
+      await store.revokeGrant('g1', T0 + 1);
+      expect((await store.findGrant('g1'))?.revokedAt).toBe(T0 + 1);
     });
   });
 
   it("another connection's commit shows from the next turn, and the shared read never keeps the next batch from writing", async () => {
-    await withStore(async (store, file) => {
+    await withSnapshotStore(async (store, file) => {
       await store.createClient(clientRecord('c1'));
       const other = new Database(file);
       try {
@@ -329,7 +392,7 @@ describe('SqliteStore turnSnapshot', () => {
   });
 
   it('clients are read again once another connection has committed, and at once after this store changes them', async () => {
-    await withStore(async (store, file) => {
+    await withSnapshotStore(async (store, file) => {
       await store.createClient(clientRecord('c1', { name: 'first' }));
       expect((await store.findClient('c1'))?.name).toBe('first');
       const other = new Database(file);
@@ -352,9 +415,9 @@ describe('SqliteStore turnSnapshot', () => {
   });
 
   it('holds no read lock between turns, so another connection can checkpoint the whole WAL', async () => {
-    await withStore(async (store, file) => {
-      await store.saveCode(codeRecord('h1'));
-      expect((await store.findCode('h1'))?.hash).toBe('h1');
+    await withSnapshotStore(async (store, file) => {
+      await store.createClient(clientRecord('c1'));
+      expect((await store.findClient('c1'))?.id).toBe('c1');
       await nextTurn();
       const other = new Database(file);
       try {
@@ -369,13 +432,13 @@ describe('SqliteStore turnSnapshot', () => {
   it('close() with a read open in this turn closes cleanly and keeps every write', async () => {
     await withFile(async (file) => {
       const store = SqliteStore.open(file, { turnSnapshot: true });
-      await store.saveCode(codeRecord('h1'));
-      await store.findCode('h1');
-      const pending = store.saveCode(codeRecord('h2'));
+      await store.createClient(clientRecord('c1'));
+      await store.findClient('c1');
+      const pending = store.createClient(clientRecord('c2'));
       await store.close();
       await pending;
       const reopened = SqliteStore.open(file);
-      expect((await reopened.findCode('h2'))?.hash).toBe('h2');
+      expect((await reopened.findClient('c2'))?.id).toBe('c2');
       await reopened.close();
     });
   });

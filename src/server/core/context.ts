@@ -12,4 +12,6 @@ export interface CoreContext {
   events: EventSink;
   /** HMAC key that derives a refresh token's successor from the token (see grants/refresh-token.ts). */
   refreshSecret: Buffer;
+  /** AES key material that seals authorization codes (see sealed-code.ts). */
+  codeSecret: Buffer;
 }

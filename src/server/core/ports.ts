@@ -5,8 +5,10 @@
  * reaches them through these interfaces, so every rule can be unit-tested and the same core runs
  * on SQLite, PostgreSQL or memory. All times are milliseconds since the epoch (UTC).
  *
- * Secrets (codes, refresh tokens, session ids, client secrets) never reach the Store in clear:
- * only their SHA-256 digests, base64url-encoded, are stored and looked up.
+ * Secrets (refresh tokens, session ids, client secrets) never reach the Store in clear: only
+ * their SHA-256 digests, base64url-encoded, are stored and looked up. Authorization codes are not
+ * stored at all: a code is its own record, sealed (core/sealed-code.ts), and only its redemption
+ * is written, as the grant it turns into.
  */
 
 export type GrantType = 'authorization_code' | 'refresh_token';
@@ -79,11 +81,11 @@ export interface ConsentRecord {
   grantedAt: number;
 }
 
+/** What an authorization code carries, sealed inside it (core/sealed-code.ts). */
 export interface CodeRecord {
-  hash: string;
   clientId: string;
   userId: string;
-  /** The grant (refresh-token family) the code turns into when redeemed. */
+  /** The grant (refresh-token family) the code turns into when redeemed; its row marks the code used. */
   grantId: string;
   redirectUri: string;
   redirectUriExplicit: boolean;
@@ -91,25 +93,8 @@ export interface CodeRecord {
   scope: string[];
   resource: string | null;
   authTime: number;
+  issuedAt: number;
   expiresAt: number;
-  consumedAt: number | null;
-}
-
-/** A token request's redemption of a code (Store.redeemCode). */
-export interface CodeRedemption {
-  hash: string;
-  now: number;
-  /**
-   * What the request presented. The code matches when it was issued to `clientId`; with
-   * `codeChallenge` (the S256 of the request's code_verifier; null never matches); with
-   * `redirectUri` (null: the request sent none, which matches only a code whose authorization
-   * request sent none either); and with `resource`, unless null.
-   */
-  expect: { clientId: string; redirectUri: string | null; codeChallenge: string | null; resource: string | null };
-  /** Expiry of the grant the code turns into. */
-  grantExpiresAt: number;
-  /** The grant's first refresh token, or null for none. */
-  refreshToken: { hash: string; expiresAt: number } | null;
 }
 
 /** One grant = one code redemption = one refresh-token family. */
@@ -234,31 +219,20 @@ export interface Store {
   saveConsent(consent: ConsentRecord): Promise<void>;
   listConsents(userId: string): Promise<ConsentRecord[]>;
   /**
-   * Removes the consent, revokes every grant of that user for that client, and deletes their
-   * unredeemed codes that are unexpired at `now` (an expired one can never be redeemed).
+   * Removes the consent, revokes every grant of that user for that client, and from then on
+   * refuses to redeem the codes issued to that user for that client at or before `now`.
    */
   revokeConsent(userId: string, clientId: string, now: number): Promise<void>;
 
   // authorization codes
-  /** Stores a new code (StoreConflictError if its hash exists). */
-  saveCode(code: CodeRecord): Promise<void>;
-  findCode(hash: string): Promise<CodeRecord | undefined>;
   /**
-   * RFC 6749 §4.1.2 / checklist C3: marks the code consumed, if it is unconsumed and unexpired at
-   * `now`, with one atomic compare-and-set and,
-   * in the same transaction, creates its grant and first refresh token (if any). Exactly one
-   * caller gets `true` for a code, however many race; every other gets `false` and nothing is
-   * written.
+   * RFC 6749 §4.1.2 / checklist C3: redeems a code by creating, in one atomic step, its grant
+   * (`grant.id` is the code's grant id) and the grant's first refresh token, if any. It creates
+   * nothing if a grant with that id exists (the code was redeemed before: of any number of racing
+   * callers exactly one creates it), if the user no longer exists, or if the user revoked their
+   * consent for the client at or after `codeIssuedAt`. True for the caller that created the grant.
    */
-  consumeCode(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): Promise<boolean>;
-  /**
-   * The token request's common case in one call: returns the code as it was before the call
-   * (undefined if unknown) and whether this call redeemed it. It redeems only a code that is
-   * unconsumed, unexpired at `now` and matches `r.expect`, and then exactly as consumeCode would,
-   * with the grant and first refresh token built from the code (grantFromCode, firstRefreshToken).
-   * A code that is not redeemed is left untouched.
-   */
-  redeemCode(r: CodeRedemption): Promise<{ code: CodeRecord | undefined; redeemed: boolean }>;
+  redeemCode(grant: GrantRecord, refreshToken: RefreshTokenRecord | null, codeIssuedAt: number): Promise<boolean>;
 
   // grants (refresh-token families)
   findGrant(id: string): Promise<GrantRecord | undefined>;

@@ -2,7 +2,7 @@ import { sha256 } from './digest.js';
 import type { Random } from './ports.js';
 
 /**
- * Codes, refresh tokens and grant ids begin with their issue time (milliseconds, base36, fixed
+ * Refresh tokens and grant ids begin with their issue time (milliseconds, base36, fixed
  * width, so they sort as the times do). The secret part is 256 random bits as before (C6, T5);
  * the prefix tells a holder only when the token was issued, which the holder knows anyway.
  *
@@ -18,7 +18,7 @@ function timePrefix(now: number): string {
   return now.toString(36).padStart(TIME_WIDTH, '0');
 }
 
-/** A new code or refresh token: `<issue time>.<256 random bits, base64url>`. */
+/** A new refresh token: `<issue time>.<256 random bits, base64url>`. */
 export function newToken(random: Random, now: number): string {
   return timeOrdered(now, random.token(32));
 }
@@ -34,7 +34,7 @@ export function newGrantId(random: Random, now: number): string {
 }
 
 /**
- * The key a code or refresh token is stored and looked up under: the SHA-256 digest of the whole
+ * The key a refresh token is stored and looked up under: the SHA-256 digest of the whole
  * token (only digests are ever stored), behind the token's time prefix. A token without the
  * prefix (one issued before the prefix existed) is keyed by its digest alone. Changing a token's
  * prefix changes its key, so it is not found.

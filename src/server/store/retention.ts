@@ -3,9 +3,13 @@
 /** Audit events are kept this long. */
 export const EVENT_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
+/** The longest an authorization code may live (the upper bound of LATCHKEY_CODE_TTL). */
+export const CODE_TTL_LIMIT_MS = 600 * 1000;
+
 /**
- * A code row stays this long after it expired, so a late replay is still recognised and revokes
- * (RFC 6749 §4.1.2, C4). Ten minutes covers any client retrying a lost response, and keeps the
- * codes table at about (flows per second × (code lifetime + 600 s)) rows.
+ * A grant's row is the record that its code was redeemed (Store.redeemCode), so it stays this
+ * long after the grant expired: a grant expires at least a minute after its code's redemption,
+ * hence after this the code has expired too and can never be redeemed a second time. Until then
+ * a late replay of the code is recognised and revokes (RFC 6749 §4.1.2, C4).
  */
-export const CODE_REPLAY_MEMORY_MS = 10 * 60 * 1000;
+export const GRANT_AFTER_EXPIRY_MS = CODE_TTL_LIMIT_MS;

@@ -2,7 +2,8 @@ import { isWellFormedS256Challenge } from '../checks/pkce.js';
 import { explainRedirectUriMismatch, matchRedirectUri } from '../checks/redirect-uri.js';
 import { isSubset, parseScope } from '../checks/scope.js';
 import type { CoreContext } from '../context.js';
-import { newGrantId, newToken, storageKey } from '../token-keys.js';
+import { sealCode } from '../sealed-code.js';
+import { newGrantId } from '../token-keys.js';
 import { OAuthError, oauthError } from '../errors.js';
 import type { Params } from '../params.js';
 import type { AuthorizationRequest, ClientRecord, ConsentRecord, InteractionRecord, SessionRecord } from '../ports.js';
@@ -180,7 +181,7 @@ export async function proceed(
     return { kind: 'consent', interactionId: (interaction ?? (await createInteraction(ctx, request))).id };
   }
   if (interaction && !(await ctx.store.deleteInteraction(interaction.id))) return alreadyAnswered();
-  return { kind: 'redirect', location: await issueCode(ctx, request, session) };
+  return { kind: 'redirect', location: issueCode(ctx, request, session) };
 }
 
 /** The interaction was used up by a parallel request (a double submit): exactly one of them issues a code. */
@@ -223,7 +224,7 @@ export async function completeConsent(ctx: CoreContext, interaction: Interaction
   const scope = [...new Set([...(previous?.scope ?? []), ...request.scope])];
   await ctx.store.saveConsent({ userId: session.userId, clientId: request.clientId, scope, grantedAt: now });
   ctx.events.emit({ type: 'consent.granted', at: now, clientId: request.clientId, userId: session.userId, detail: { scope: request.scope.join(' ') } });
-  return { kind: 'redirect', location: await issueCode(ctx, request, session) };
+  return { kind: 'redirect', location: issueCode(ctx, request, session) };
 }
 
 async function createInteraction(ctx: CoreContext, request: AuthorizationRequest): Promise<InteractionRecord> {
@@ -239,15 +240,13 @@ async function createInteraction(ctx: CoreContext, request: AuthorizationRequest
   return interaction;
 }
 
-/** RFC 6749 §4.1.2: issue a code (≥ 256 random bits, stored hashed, C6) and build the redirect. */
-async function issueCode(ctx: CoreContext, request: AuthorizationRequest, session: SessionRecord): Promise<string> {
+/** RFC 6749 §4.1.2: issue a code (sealed, not stored: C6, sealed-code.ts) and build the redirect. */
+function issueCode(ctx: CoreContext, request: AuthorizationRequest, session: SessionRecord): string {
   const now = ctx.clock.now();
-  const code = newToken(ctx.random, now);
   const throttle = throttleOf(ctx);
   // P8 RFC 9700 §2.1.1: a client sending the same challenge twice is logged as a security event.
   if (throttle.challengeReused(request.clientId, request.codeChallenge)) throttle.reportChallengeReuse(request.clientId);
-  await ctx.store.saveCode({
-    hash: storageKey(code),
+  const code = sealCode(ctx.codeSecret, ctx.random, {
     clientId: request.clientId,
     userId: session.userId,
     grantId: newGrantId(ctx.random, now),
@@ -258,9 +257,9 @@ async function issueCode(ctx: CoreContext, request: AuthorizationRequest, sessio
     scope: request.scope,
     resource: request.resource,
     authTime: session.authTime,
+    issuedAt: now,
     // C1 OAuth 2.1 §4.1.2: short-lived.
     expiresAt: now + ctx.settings.codeTtlSeconds * 1000,
-    consumedAt: null,
   });
   ctx.events.emit({ type: 'code.issued', at: now, clientId: request.clientId, userId: session.userId });
   return redirectLocation(ctx, request, { code });

@@ -1,6 +1,7 @@
 import { isWellFormedVerifier, s256Challenge, verifierMatchesS256 } from '../checks/pkce.js';
 import { firstRefreshToken, grantFromCode } from '../code-redemption.js';
 import type { CoreContext } from '../context.js';
+import { openCode } from '../sealed-code.js';
 import { newToken, storageKey } from '../token-keys.js';
 import { oauthError } from '../errors.js';
 import type { Params } from '../params.js';
@@ -24,26 +25,12 @@ export const authorizationCodeGrant: GrantHandler = {
     const refreshToken = client.grantTypes.includes('refresh_token') ? newToken(ctx.random, now) : undefined;
     const firstRefresh = refreshToken ? { hash: storageKey(refreshToken), expiresAt: Math.min(now + ctx.settings.refreshIdleTtlSeconds * 1000, grantExpiresAt) } : null;
 
-    // One store call for a correct request: the store redeems the code only if it matches
-    // everything the checks below require, and returns it as it was either way. The checks stay
-    // the authority: they run on that record and decide the answer.
-    const { code: record, redeemed } = await ctx.store.redeemCode({
-      hash: storageKey(code),
-      now,
-      expect: {
-        clientId: client.id,
-        redirectUri: redirectUri ?? null,
-        codeChallenge: verifier !== undefined && isWellFormedVerifier(verifier) ? s256Challenge(verifier) : null,
-        resource: resource ?? null,
-      },
-      grantExpiresAt,
-      refreshToken: firstRefresh,
-    });
+    const record = openCode(ctx.codeSecret, code);
     if (!record) throw oauthError('invalid_grant', { description: 'The authorization code is invalid.', detail: 'unknown code' });
 
-    // Every check below is also a condition of redeemCode: a replay with bad parameters (wrong
-    // client, redirect_uri or verifier) is refused without redeeming or revoking anything (C5,
-    // OAuth 2.1 §7.5.2).
+    // C5 OAuth 2.1 §7.5.2: every check on what the request presented comes before the code is
+    // looked at as used, so a replay with bad parameters (wrong client, redirect_uri or verifier)
+    // is refused without redeeming or revoking anything.
 
     // C2 OAuth 2.1 §4.1.3: the code was issued to the authenticated client.
     if (record.clientId !== client.id) {
@@ -72,16 +59,22 @@ export const authorizationCodeGrant: GrantHandler = {
     if (resource !== undefined && resource !== record.resource) {
       throw oauthError('invalid_target', { description: 'resource differs from the one in the authorization request.', detail: 'resource mismatch' });
     }
-    if (record.consumedAt !== null) return replayed(ctx, record.grantId, client.id);
-    // C1 OAuth 2.1 §4.1.2: codes expire quickly.
-    if (record.expiresAt <= now) throw oauthError('invalid_grant', { description: 'The authorization code has expired.', detail: 'code expired' });
+    if (record.expiresAt <= now) {
+      // C4 RFC 6749 §4.1.2: a late replay of a redeemed code still revokes; its grant row is kept
+      // for longer than any code lives (retention.ts).
+      if (await ctx.store.findGrant(record.grantId)) return replayed(ctx, record.grantId, client.id);
+      // C1 OAuth 2.1 §4.1.2: codes expire quickly.
+      throw oauthError('invalid_grant', { description: 'The authorization code has expired.', detail: 'code expired' });
+    }
 
     const grant = grantFromCode(record, now, grantExpiresAt);
-    // C3 RFC 6749 §4.1.2: one atomic compare-and-set decides who redeems the code. Not redeemed
-    // above although every check passed: another request won the race (then this compare-and-set
-    // fails too), or the code is one redeemCode does not take (issued without a challenge).
-    if (!redeemed && !(await ctx.store.consumeCode(record.hash, now, grant, firstRefreshToken(grant, firstRefresh)))) {
-      return replayed(ctx, record.grantId, client.id);
+    // C3 RFC 6749 §4.1.2: creating the grant whose id the code carries is the one atomic step
+    // that decides who redeems the code.
+    if (!(await ctx.store.redeemCode(grant, firstRefreshToken(grant, firstRefresh), record.issuedAt))) {
+      // Its grant exists: the code was redeemed before, or by a request that won the race.
+      if (await ctx.store.findGrant(record.grantId)) return replayed(ctx, record.grantId, client.id);
+      // Store.revokeConsent / deleteUser since the code was issued.
+      throw oauthError('invalid_grant', { description: 'The authorization code is no longer valid.', detail: 'consent revoked or user deleted' });
     }
     ctx.events.emit({ type: 'code.redeemed', at: now, clientId: client.id, userId: record.userId, detail: { grant_id: grant.id } });
 

@@ -1,8 +1,6 @@
 import type {
   AuditEvent,
   ClientRecord,
-  CodeRecord,
-  CodeRedemption,
   ConsentRecord,
   EventFilter,
   GrantRecord,
@@ -17,8 +15,7 @@ import type {
   UserRecord,
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
-import { firstRefreshToken, grantFromCode, isRedeemable } from '../../core/code-redemption.js';
-import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
+import { EVENT_RETENTION_MS, GRANT_AFTER_EXPIRY_MS } from '../retention.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -35,7 +32,8 @@ export class MemoryStore implements Store {
   private readonly interactions = new Map<string, InteractionRecord>();
   /** Keyed by `${userId}\n${clientId}`. */
   private readonly consents = new Map<string, ConsentRecord>();
-  private readonly codes = new Map<string, CodeRecord>();
+  /** The latest consent revocation's time, keyed like consents. */
+  private readonly consentRevocations = new Map<string, number>();
   private readonly grants = new Map<string, GrantRecord>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   /** jti → expiresAt. */
@@ -66,7 +64,7 @@ export class MemoryStore implements Store {
   async deleteClient(id: string): Promise<boolean> {
     this.assertOpen();
     const existed = this.clients.delete(id);
-    deleteWhere(this.codes, (c) => c.clientId === id);
+    deleteWhere(this.consentRevocations, (_, key) => key.endsWith(`\n${id}`));
     deleteWhere(this.refreshTokens, (t) => t.clientId === id);
     deleteWhere(this.grants, (g) => g.clientId === id);
     deleteWhere(this.consents, (c) => c.clientId === id);
@@ -104,7 +102,7 @@ export class MemoryStore implements Store {
     const existed = this.users.delete(id);
     deleteWhere(this.sessions, (s) => s.userId === id);
     deleteWhere(this.consents, (c) => c.userId === id);
-    deleteWhere(this.codes, (c) => c.userId === id);
+    deleteWhere(this.consentRevocations, (_, key) => key.startsWith(`${id}\n`));
     const grantIds = new Set([...this.grants.values()].filter((g) => g.userId === id).map((g) => g.id));
     deleteWhere(this.refreshTokens, (t) => grantIds.has(t.grantId));
     deleteWhere(this.grants, (g) => g.userId === id);
@@ -174,44 +172,21 @@ export class MemoryStore implements Store {
     for (const grant of this.grants.values()) {
       if (grant.userId === userId && grant.clientId === clientId && grant.revokedAt === null) grant.revokedAt = now;
     }
-    for (const [hash, code] of this.codes) {
-      if (code.userId === userId && code.clientId === clientId && code.consumedAt === null && code.expiresAt > now) this.codes.delete(hash);
-    }
+    const key = consentKey(userId, clientId);
+    this.consentRevocations.set(key, Math.max(now, this.consentRevocations.get(key) ?? now));
   }
 
-  async saveCode(code: CodeRecord): Promise<void> {
-    this.assertOpen();
-    if (this.codes.has(code.hash)) throw new StoreConflictError('code exists');
-    this.codes.set(code.hash, copy(code));
-  }
-
-  async findCode(hash: string): Promise<CodeRecord | undefined> {
-    this.assertOpen();
-    return copyOrUndefined(this.codes.get(hash));
-  }
-
-  async consumeCode(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): Promise<boolean> {
+  async redeemCode(grant: GrantRecord, refreshToken: RefreshTokenRecord | null, codeIssuedAt: number): Promise<boolean> {
     this.assertOpen();
     // RFC 6749 §4.1.2 (C3): compare-and-set; nothing awaits between the check and the writes.
-    const code = this.codes.get(hash);
-    if (!code || code.consumedAt !== null || code.expiresAt <= now) return false;
+    if (this.grants.has(grant.id) || !this.users.has(grant.userId)) return false;
+    const revokedAt = this.consentRevocations.get(consentKey(grant.userId, grant.clientId));
+    if (revokedAt !== undefined && revokedAt >= codeIssuedAt) return false;
     // Check every write before making any, so a conflict leaves nothing behind (as a rolled-back transaction would).
-    if (this.grants.has(grant.id)) throw new StoreConflictError(`grant ${grant.id} exists`);
     if (refreshToken && this.refreshTokens.has(refreshToken.hash)) throw new StoreConflictError('refresh token exists');
-    code.consumedAt = now;
     this.grants.set(grant.id, copy(grant));
     if (refreshToken) this.refreshTokens.set(refreshToken.hash, copy(refreshToken));
     return true;
-  }
-
-  async redeemCode(r: CodeRedemption): Promise<{ code: CodeRecord | undefined; redeemed: boolean }> {
-    this.assertOpen();
-    const code = this.codes.get(r.hash);
-    if (!code) return { code: undefined, redeemed: false };
-    const before = copy(code);
-    if (!isRedeemable(code, r)) return { code: before, redeemed: false };
-    const grant = grantFromCode(code, r.now, r.grantExpiresAt);
-    return { code: before, redeemed: await this.consumeCode(r.hash, r.now, grant, firstRefreshToken(grant, r.refreshToken)) };
   }
 
   async findGrant(id: string): Promise<GrantRecord | undefined> {
@@ -332,17 +307,16 @@ export class MemoryStore implements Store {
   async purgeExpired(now: number, batch: number): Promise<number> {
     this.assertOpen();
     let removed = 0;
-    // Codes stay a while after expiry so a late replay can still be recognised and revoke (C4).
-    removed += deleteWhere(this.codes, (c) => c.expiresAt <= now - CODE_REPLAY_MEMORY_MS, batch);
     removed += deleteWhere(this.sessions, (s) => s.expiresAt <= now, batch);
     removed += deleteWhere(this.interactions, (i) => i.expiresAt <= now, batch);
     removed += deleteWhere(this.refreshTokens, (t) => t.expiresAt <= now, batch);
     // Tokens of a revoked grant go with their own expiry or their grant's (see SqliteStore's purge).
     removed += deleteWhere(this.refreshTokens, (t) => (this.grants.get(t.grantId)?.expiresAt ?? Infinity) <= now, batch);
     // A revoked grant is kept until it expires, so introspection of its last access tokens still
-    // reports them inactive; an expired one goes after its refresh tokens.
+    // reports them inactive; an expired one goes after its refresh tokens, and only once its code
+    // can no longer be redeemed (GRANT_AFTER_EXPIRY_MS).
     const withTokens = new Set([...this.refreshTokens.values()].map((t) => t.grantId));
-    removed += deleteWhere(this.grants, (g) => g.expiresAt <= now && !withTokens.has(g.id), batch);
+    removed += deleteWhere(this.grants, (g) => g.expiresAt <= now - GRANT_AFTER_EXPIRY_MS && !withTokens.has(g.id), batch);
     removed += deleteWhere(this.revokedAccessTokens, (expiresAt) => expiresAt <= now, batch);
     removed += deleteWhere(this.rateLimits, (r) => r.resetAt <= now, batch);
     const eventsBefore = now - EVENT_RETENTION_MS;
@@ -370,7 +344,7 @@ export class MemoryStore implements Store {
       sessions: this.sessions.size,
       interactions: this.interactions.size,
       consents: this.consents.size,
-      codes: this.codes.size,
+      consent_revocations: this.consentRevocations.size,
       grants: this.grants.size,
       refresh_tokens: this.refreshTokens.size,
       revoked_access_tokens: this.revokedAccessTokens.size,
@@ -403,11 +377,11 @@ function compare(a: string, b: string): number {
 }
 
 /** Deletes up to `limit` entries matching `predicate`; returns how many went. */
-function deleteWhere<K, V>(map: Map<K, V>, predicate: (value: V) => boolean, limit = Infinity): number {
+function deleteWhere<K, V>(map: Map<K, V>, predicate: (value: V, key: K) => boolean, limit = Infinity): number {
   let removed = 0;
   for (const [key, value] of map) {
     if (removed >= limit) break;
-    if (predicate(value)) {
+    if (predicate(value, key)) {
       map.delete(key);
       removed++;
     }

@@ -7,8 +7,10 @@ import pg from 'pg';
  * Times are BIGINT milliseconds since the epoch (parsed to JS numbers by the store's pool);
  * string lists are text[]; structured values are JSONB. Every expiry column is indexed, because
  * purgeExpired deletes by it in small batches. Tables whose rows are updated in place on the hot
- * path (codes.consumed_at, refresh_tokens.rotated_at, grants.revoked_at, rate_limits) leave room
- * in each page so those updates stay HOT (no index writes): none of the updated columns is indexed.
+ * path (refresh_tokens.rotated_at, grants.revoked_at, rate_limits) leave room in each page so
+ * those updates stay HOT (no index writes): none of the updated columns is indexed. Authorization
+ * codes are not stored since migration 8 (a code is sealed, and its grant row records its use);
+ * the codes table is left for instances of earlier versions during a rolling upgrade.
  */
 export const postgresMigrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   {
@@ -231,6 +233,22 @@ ALTER TABLE keys ALTER COLUMN kid TYPE text COLLATE "C";
 ALTER TABLE secrets ALTER COLUMN name TYPE text COLLATE "C";
 ALTER TABLE events ALTER COLUMN client_id TYPE text COLLATE "C", ALTER COLUMN user_id TYPE text COLLATE "C";
 ALTER TABLE rate_limits ALTER COLUMN key TYPE text COLLATE "C";`,
+  },
+  {
+    version: 8,
+    name: 'add consent_revocations: codes are sealed, not stored; a redemption is its grant row, refused for a code issued before its consent was revoked',
+    // A code carries its own record (core/sealed-code.ts), and redeemCode's insert of the grant is
+    // the single-use check (RFC 6749 §4.1.2). A (user, client)'s latest revocation refuses the
+    // codes issued before it; one row per pair, like consents, gone with the user or client. The
+    // codes table stays for now: instances of the previous version still write it during a
+    // rolling upgrade, and the purge empties it.
+    sql: `
+CREATE TABLE consent_revocations (
+  user_id text COLLATE "C" NOT NULL,
+  client_id text COLLATE "C" NOT NULL,
+  revoked_at bigint NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+);`,
   },
 ];
 

@@ -2,8 +2,6 @@ import pg from 'pg';
 import type {
   AuditEvent,
   ClientRecord,
-  CodeRecord,
-  CodeRedemption,
   ConsentRecord,
   EventFilter,
   GrantRecord,
@@ -18,7 +16,7 @@ import type {
   UserRecord,
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
-import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
+import { EVENT_RETENTION_MS, GRANT_AFTER_EXPIRY_MS } from '../retention.js';
 import { NotifiedCache } from './notified-cache.js';
 import { assertSchemaName, migrate } from './migrations.js';
 import { Pipelines } from './pipelines.js';
@@ -74,9 +72,6 @@ const pipelined = new Set<StatementName>([
   'deleteInteraction',
   'findConsent',
   'upsertConsent',
-  'insertCode',
-  'findCode',
-  'consumeCode',
   'redeemCode',
   'findGrant',
   'revokeGrant',
@@ -114,10 +109,11 @@ export const sql = {
   listClients: 'SELECT id, name, secret_hash, redirect_uris, scopes, grant_types, resources, created_at FROM clients ORDER BY created_at, id COLLATE "C"',
   deleteClient: `
     WITH deleted AS (DELETE FROM clients WHERE id = $1 RETURNING 1),
-      c AS (DELETE FROM codes WHERE client_id = $1),
       r AS (DELETE FROM refresh_tokens WHERE client_id = $1),
       g AS (DELETE FROM grants WHERE client_id = $1),
       s AS (DELETE FROM consents WHERE client_id = $1),
+      -- No index by client: the table holds only the last few minutes' revocations.
+      v AS (DELETE FROM consent_revocations WHERE client_id = $1),
       i AS (DELETE FROM interactions WHERE client_id = $1)
     SELECT count(*)::int AS deleted FROM deleted`,
   insertUser: 'INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)',
@@ -128,7 +124,7 @@ export const sql = {
     WITH deleted AS (DELETE FROM users WHERE id = $1 RETURNING 1),
       s AS (DELETE FROM sessions WHERE user_id = $1),
       n AS (DELETE FROM consents WHERE user_id = $1),
-      c AS (DELETE FROM codes WHERE user_id = $1),
+      v AS (DELETE FROM consent_revocations WHERE user_id = $1),
       r AS (DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)),
       g AS (DELETE FROM grants WHERE user_id = $1)
     SELECT count(*)::int AS deleted FROM deleted`,
@@ -153,54 +149,33 @@ export const sql = {
     INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT (user_id, client_id) DO UPDATE SET scope = EXCLUDED.scope, granted_at = EXCLUDED.granted_at`,
   listConsents: 'SELECT user_id, client_id, scope, granted_at FROM consents WHERE user_id = $1 ORDER BY granted_at DESC, client_id COLLATE "C"',
+  // The revocation time is remembered (the latest one, whatever the order of racing calls) so
+  // that redeemCode refuses the codes issued to this user for this client until then.
   revokeConsent: `
     WITH c AS (DELETE FROM consents WHERE user_id = $1 AND client_id = $2),
-      unredeemed AS (DELETE FROM codes WHERE user_id = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3)
+      v AS (
+        INSERT INTO consent_revocations (user_id, client_id, revoked_at) VALUES ($1, $2, $3)
+        ON CONFLICT (user_id, client_id) DO UPDATE SET revoked_at = GREATEST(consent_revocations.revoked_at, EXCLUDED.revoked_at)
+      )
     UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`,
-  insertCode: `
-    INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-  findCode: 'SELECT hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at FROM codes WHERE hash = $1',
-  // RFC 6749 §4.1.2 (C3): the compare-and-set on consumed_at decides; the grant and the first
-  // refresh token are inserted only from its RETURNING row, so a loser writes nothing.
-  consumeCode: `
-    WITH won AS (
-      UPDATE codes SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 RETURNING hash
-    ), new_grant AS (
+  // RFC 6749 §4.1.2 (C3): a code is sealed, not stored; its grant row is the record that it was
+  // used. ON CONFLICT DO NOTHING decides among racing redemptions: an insert of the same id waits
+  // for the other's commit, then does nothing. The first refresh token is inserted only from the
+  // RETURNING row, so a loser, or a code refused (user gone, consent revoked at or after the
+  // code's issue, $10), writes nothing.
+  redeemCode: `
+    WITH new_grant AS (
       INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at)
-      SELECT $3::text, $4::text, $5::text, $6::text[], $7::text, $8::bigint, $9::bigint, $10::bigint, $11::bigint FROM won
+      SELECT $1::text, $2::text, $3::text, $4::text[], $5::text, $6::bigint, $7::bigint, $8::bigint, $9::bigint
+      WHERE EXISTS (SELECT 1 FROM users WHERE id = $3::text)
+        AND NOT EXISTS (SELECT 1 FROM consent_revocations WHERE user_id = $3::text AND client_id = $2::text AND revoked_at >= $10::bigint)
+      ON CONFLICT (id) DO NOTHING
       RETURNING id
     ), new_refresh AS (
       INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at)
-      SELECT $12::text, $13::text, $14::text, $15::bigint, $16::bigint, $17::bigint FROM new_grant WHERE $12::text IS NOT NULL
+      SELECT $11::text, $12::text, $13::text, $14::bigint, $15::bigint, $16::bigint FROM new_grant WHERE $11::text IS NOT NULL
     )
-    SELECT count(*)::int AS won FROM won`,
-  // Store.redeemCode: consumeCode's compare-and-set, taken only when the code matches what the
-  // token request presented ($3-$6, the conditions of isRedeemable in code-redemption.ts), with the
-  // grant built from the code's own row ($4 is the S256 of the verifier; see code-redemption.ts on
-  // comparing it as plain text). `code` reads the statement's snapshot: the row as it was before
-  // this statement, found or not, whatever the UPDATE decides.
-  redeemCode: `
-    WITH code AS (
-      SELECT hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at
-      FROM codes WHERE hash = $1
-    ), won AS (
-      UPDATE codes SET consumed_at = $2
-      WHERE hash = $1 AND consumed_at IS NULL AND expires_at > $2
-        AND client_id = $3
-        AND code_challenge = $4::text
-        AND CASE WHEN $5::text IS NULL THEN NOT redirect_uri_explicit ELSE redirect_uri = $5::text END
-        AND ($6::text IS NULL OR resource = $6::text)
-      RETURNING grant_id, client_id, user_id, scope, resource, auth_time
-    ), new_grant AS (
-      INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at)
-      SELECT grant_id, client_id, user_id, scope, resource, auth_time, $2, $7::bigint, NULL FROM won
-      RETURNING id, client_id
-    ), new_refresh AS (
-      INSERT INTO refresh_tokens (hash, grant_id, client_id, created_at, expires_at, rotated_at)
-      SELECT $8::text, id, client_id, $2, $9::bigint, NULL FROM new_grant WHERE $8::text IS NOT NULL
-    )
-    SELECT code.*, (SELECT count(*) FROM won)::int AS redeemed FROM code`,
+    SELECT count(*)::int AS redeemed FROM new_grant`,
   findGrant: 'SELECT id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at FROM grants WHERE id = $1',
   revokeGrant: 'UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
   findRefreshToken: 'SELECT hash, grant_id, client_id, created_at, expires_at, rotated_at FROM refresh_tokens WHERE hash = $1',
@@ -285,8 +260,8 @@ function purgeExpired(table: string, key: string, column: string, cutoff: (now: 
 const expiredByNow = (at: number) => at;
 
 const purgeStatements: ReadonlyArray<{ name: string; text: string; cutoff: (now: number) => number }> = [
-  // Codes stay a while after expiry so a late replay can still be recognised and revoke (C4).
-  purgeExpired('codes', 'hash', 'expires_at', (at) => at - CODE_REPLAY_MEMORY_MS),
+  // Written only by instances of a version before migration 8, during a rolling upgrade.
+  purgeExpired('codes', 'hash', 'expires_at', expiredByNow),
   purgeExpired('sessions', 'id_hash', 'expires_at', expiredByNow),
   purgeExpired('interactions', 'id', 'expires_at', expiredByNow),
   purgeExpired('refresh_tokens', 'hash', 'expires_at', expiredByNow),
@@ -306,13 +281,14 @@ const purgeStatements: ReadonlyArray<{ name: string; text: string; cutoff: (now:
   },
   // A revoked grant is kept until it expires, so introspection of its last access tokens still reports
   // them inactive. An expired grant goes after its refresh tokens, which the statement above may not
-  // have reached in this batch.
+  // have reached in this batch, and only once its code has expired too: the row is the record that
+  // the code was used (redeemCode), so a replay is refused, and revokes, until then (C4).
   {
     name: 'purge_grants',
     text: `DELETE FROM grants WHERE id = ANY(ARRAY(
              SELECT id FROM grants g WHERE expires_at <= $1 AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE grant_id = g.id)
              LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    cutoff: expiredByNow,
+    cutoff: (at) => at - GRANT_AFTER_EXPIRY_MS,
   },
   purgeExpired('revoked_access_tokens', 'jti', 'expires_at', expiredByNow),
   purgeExpired('rate_limits', 'key', 'reset_at', expiredByNow),
@@ -349,23 +325,6 @@ function toSession(r: Row): SessionRecord {
 
 function toConsent(r: Row): ConsentRecord {
   return { userId: r.user_id as string, clientId: r.client_id as string, scope: r.scope as string[], grantedAt: r.granted_at as number };
-}
-
-function toCode(r: Row): CodeRecord {
-  return {
-    hash: r.hash as string,
-    clientId: r.client_id as string,
-    userId: r.user_id as string,
-    grantId: r.grant_id as string,
-    redirectUri: r.redirect_uri as string,
-    redirectUriExplicit: r.redirect_uri_explicit as boolean,
-    codeChallenge: r.code_challenge as string | null,
-    scope: r.scope as string[],
-    resource: r.resource as string | null,
-    authTime: r.auth_time as number,
-    expiresAt: r.expires_at as number,
-    consumedAt: r.consumed_at as number | null,
-  };
 }
 
 function toGrant(r: Row): GrantRecord {
@@ -614,32 +573,8 @@ export class PostgresStore implements Store {
     await this.changingSignIns(() => this.run('revokeConsent', [userId, clientId, now]));
   }
 
-  async saveCode(c: CodeRecord): Promise<void> {
-    await this.run('insertCode', [
-      c.hash,
-      c.clientId,
-      c.userId,
-      c.grantId,
-      c.redirectUri,
-      c.redirectUriExplicit,
-      c.codeChallenge,
-      c.scope,
-      c.resource,
-      c.authTime,
-      c.expiresAt,
-      c.consumedAt,
-    ]).catch(conflict('code exists'));
-  }
-
-  async findCode(hash: string): Promise<CodeRecord | undefined> {
-    const row = await this.first('findCode', [hash]);
-    return row && toCode(row);
-  }
-
-  async consumeCode(hash: string, now: number, g: GrantRecord, t: RefreshTokenRecord | null): Promise<boolean> {
-    const row = await this.first('consumeCode', [
-      now,
-      hash,
+  async redeemCode(g: GrantRecord, t: RefreshTokenRecord | null, codeIssuedAt: number): Promise<boolean> {
+    const row = await this.first('redeemCode', [
       g.id,
       g.clientId,
       g.userId,
@@ -649,30 +584,15 @@ export class PostgresStore implements Store {
       g.createdAt,
       g.expiresAt,
       g.revokedAt,
+      codeIssuedAt,
       t?.hash ?? null,
       t?.grantId ?? null,
       t?.clientId ?? null,
       t?.createdAt ?? null,
       t?.expiresAt ?? null,
       t?.rotatedAt ?? null,
-    ]).catch(conflict(`grant ${g.id} or its refresh token exists`));
-    return row?.won === 1;
-  }
-
-  async redeemCode(r: CodeRedemption): Promise<{ code: CodeRecord | undefined; redeemed: boolean }> {
-    const { expect } = r;
-    const row = await this.first('redeemCode', [
-      r.hash,
-      r.now,
-      expect.clientId,
-      expect.codeChallenge,
-      expect.redirectUri,
-      expect.resource,
-      r.grantExpiresAt,
-      r.refreshToken?.hash ?? null,
-      r.refreshToken?.expiresAt ?? null,
-    ]).catch(conflict('the grant or refresh token of this code exists'));
-    return { code: row && toCode(row), redeemed: row?.redeemed === 1 };
+    ]).catch(conflict(`refresh token of grant ${g.id} exists`));
+    return row?.redeemed === 1;
   }
 
   async findGrant(id: string): Promise<GrantRecord | undefined> {

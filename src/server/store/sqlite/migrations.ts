@@ -194,4 +194,12 @@ INSERT INTO events_by_time (id, at, type, client_id, user_id, detail)
 DROP TABLE events;
 ALTER TABLE events_by_time RENAME TO events;`,
   },
+  {
+    version: 7,
+    name: 'drop codes: authorization codes are sealed, not stored; their redemption is the grant row',
+    // A code carries its own record (core/sealed-code.ts); SqliteStore.redeemCode inserts its grant
+    // only if absent. Codes issued by the previous version cannot be opened and are lost, as a
+    // code lives minutes at most. The table's indexes go with it.
+    sql: `DROP TABLE IF EXISTS codes;`,
+  },
 ];

@@ -2,8 +2,6 @@ import Database from 'better-sqlite3';
 import type {
   AuditEvent,
   ClientRecord,
-  CodeRecord,
-  CodeRedemption,
   ConsentRecord,
   EventFilter,
   GrantRecord,
@@ -18,8 +16,7 @@ import type {
   UserRecord,
 } from '../../core/ports.js';
 import { StoreConflictError, StoreUnavailableError } from '../../core/ports.js';
-import { firstRefreshToken, grantFromCode, isRedeemable } from '../../core/code-redemption.js';
-import { CODE_REPLAY_MEMORY_MS, EVENT_RETENTION_MS } from '../retention.js';
+import { EVENT_RETENTION_MS, GRANT_AFTER_EXPIRY_MS } from '../retention.js';
 import { sqliteMigrations } from './migrations.js';
 import { copyClient } from '../copy-client.js';
 import { CheckpointThread } from './checkpoint-thread.js';
@@ -56,23 +53,6 @@ function toSession(r: Row): SessionRecord {
     authTime: num(r.auth_time),
     createdAt: num(r.created_at),
     expiresAt: num(r.expires_at),
-  };
-}
-
-function toCode(r: Row): CodeRecord {
-  return {
-    hash: str(r.hash),
-    clientId: str(r.client_id),
-    userId: str(r.user_id),
-    grantId: str(r.grant_id),
-    redirectUri: str(r.redirect_uri),
-    redirectUriExplicit: r.redirect_uri_explicit === 1,
-    codeChallenge: strOrNull(r.code_challenge),
-    scope: list(r.scope),
-    resource: strOrNull(r.resource),
-    authTime: num(r.auth_time),
-    expiresAt: num(r.expires_at),
-    consumedAt: numOrNull(r.consumed_at),
   };
 }
 
@@ -181,11 +161,23 @@ export class SqliteStore implements Store {
     this.turnSnapshot = turnSnapshot;
     this.s = prepareStatements(db);
     this.tx = {
-      // RFC 6749 §4.1.2 (C3): the compare-and-set and the grant it creates commit together or not at all.
-      consumeCode: db.transaction((hash: string, now: number, grant: GrantRecord, refresh: RefreshTokenRecord | null): boolean => {
-        if (this.s.consumeCode.run({ now, hash }).changes !== 1) return false;
-        this.insertGrant(grant);
-        if (refresh) this.insertRefreshToken(refresh);
+      // RFC 6749 §4.1.2 (C3): the grant's insert is the compare-and-set (see redeemGrant); it and
+      // the first refresh token commit together or not at all.
+      redeem: db.transaction((g: GrantRecord, refresh: RefreshTokenRecord | null, codeIssuedAt: number): boolean => {
+        const inserted = this.s.redeemGrant.run({
+          id: g.id,
+          clientId: g.clientId,
+          userId: g.userId,
+          scope: JSON.stringify(g.scope),
+          resource: g.resource,
+          authTime: g.authTime,
+          createdAt: g.createdAt,
+          expiresAt: g.expiresAt,
+          revokedAt: g.revokedAt,
+          codeIssuedAt,
+        });
+        if (inserted.changes !== 1) return false;
+        if (refresh) this.s.insertRefreshToken.run(refresh.hash, refresh.grantId, refresh.clientId, refresh.createdAt, refresh.expiresAt, refresh.rotatedAt);
         return true;
       }).immediate,
       // RFC 9700 §4.14.2: the UPDATE decides the race; the successor is inserted in the same transaction.
@@ -443,7 +435,9 @@ export class SqliteStore implements Store {
    * rotation read it from there (REVOKED_BY_CONSENT), so a grant reads exactly as if its row
    * had been updated here, whatever the clock did in between; once revocation n + 1 is older
    * than the audit events and has been dropped, the grant reads the next one left (the latest
-   * always is), so it stays revoked and only its time moves.
+   * always is), so it stays revoked and only its time moves. The revocation's time also refuses
+   * the codes issued before it (redeemGrant); the latest is never dropped, and an older one only
+   * once every code has expired.
    */
   revokeConsent(userId: string, clientId: string, now: number): Promise<void> {
     return this.write(() => {
@@ -451,65 +445,12 @@ export class SqliteStore implements Store {
         this.s.deleteConsent.run(userId, clientId);
         this.s.addConsentRevocation.run({ userId, clientId, now });
         this.s.dropOldConsentRevocations.run({ userId, clientId, before: now - EVENT_RETENTION_MS });
-        this.s.deleteUnredeemedCodesOfUserClient.run(now, userId, clientId);
       })();
     });
   }
 
-  saveCode(c: CodeRecord): Promise<void> {
-    return this.write(() => {
-      unique('code exists', () =>
-        this.s.insertCode.run(
-          c.hash,
-          c.clientId,
-          c.userId,
-          c.grantId,
-          c.redirectUri,
-          c.redirectUriExplicit ? 1 : 0,
-          c.codeChallenge,
-          JSON.stringify(c.scope),
-          c.resource,
-          c.authTime,
-          c.expiresAt,
-          c.consumedAt,
-        ),
-      );
-    });
-  }
-
-  findCode(hash: string): Promise<CodeRecord | undefined> {
-    return this.read(() => {
-      const row = this.s.findCode.get(hash) as Row | undefined;
-      return row && toCode(row);
-    });
-  }
-
-  consumeCode(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): Promise<boolean> {
-    return this.write(() => this.consume(hash, now, grant, refreshToken));
-  }
-
-  /** Inside a queued write: the compare-and-set, with the grant and refresh token, as one savepoint. */
-  private consume(hash: string, now: number, grant: GrantRecord, refreshToken: RefreshTokenRecord | null): boolean {
-    return unique(`grant ${grant.id} or its refresh token exists`, () => this.tx.consumeCode(hash, now, grant, refreshToken));
-  }
-
-  redeemCode(r: CodeRedemption): Promise<{ code: CodeRecord | undefined; redeemed: boolean }> {
-    // One queued write: the read and the compare-and-set run back to back in the same batch.
-    return this.write(() => {
-      const row = this.s.findCode.get(r.hash) as Row | undefined;
-      const code = row && toCode(row);
-      if (!code || !isRedeemable(code, r)) return { code, redeemed: false };
-      const grant = grantFromCode(code, r.now, r.grantExpiresAt);
-      return { code, redeemed: this.consume(r.hash, r.now, grant, firstRefreshToken(grant, r.refreshToken)) };
-    });
-  }
-
-  private insertGrant(g: GrantRecord): void {
-    this.s.insertGrant.run(g.id, g.clientId, g.userId, JSON.stringify(g.scope), g.resource, g.authTime, g.createdAt, g.expiresAt, g.revokedAt, g.userId, g.clientId);
-  }
-
-  private insertRefreshToken(t: RefreshTokenRecord): void {
-    this.s.insertRefreshToken.run(t.hash, t.grantId, t.clientId, t.createdAt, t.expiresAt, t.rotatedAt);
+  redeemCode(grant: GrantRecord, refreshToken: RefreshTokenRecord | null, codeIssuedAt: number): Promise<boolean> {
+    return this.write(() => unique('refresh token exists', () => this.tx.redeem(grant, refreshToken, codeIssuedAt)));
   }
 
   findGrant(id: string): Promise<GrantRecord | undefined> {
@@ -628,7 +569,7 @@ export class SqliteStore implements Store {
   purgeExpired(now: number, batch: number): Promise<number> {
     return this.write(() => {
       let removed = 0;
-      for (const statement of this.s.purge) removed += statement.run({ now, batch, eventsBefore: now - EVENT_RETENTION_MS, codesBefore: now - CODE_REPLAY_MEMORY_MS }).changes;
+      for (const statement of this.s.purge) removed += statement.run({ now, batch, eventsBefore: now - EVENT_RETENTION_MS, grantsBefore: now - GRANT_AFTER_EXPIRY_MS }).changes;
       return removed;
     });
   }
@@ -660,7 +601,7 @@ export class SqliteStore implements Store {
    * fails with it. The queued writes run one after another with nothing in between, so each
    * compare-and-set (a code's redemption, a refresh token's rotation) decides its race exactly as
    * alone, and the lock is held only while they run. Reads run at once on committed data (a
-   * queued write has not happened yet for anyone). Multi-statement writes (consumeCode, rotate)
+   * queued write has not happened yet for anyone). Multi-statement writes (redeem, rotate)
    * are transaction functions, which become savepoints inside the batch.
    */
 
@@ -850,7 +791,6 @@ function prepareStatements(db: Database.Database) {
     listClients: p('SELECT * FROM clients ORDER BY created_at, id'),
     deleteClient: p('DELETE FROM clients WHERE id = ?'),
     deleteByClient: [
-      p('DELETE FROM codes WHERE client_id = ?'),
       p('DELETE FROM refresh_tokens WHERE client_id = ?'),
       p('DELETE FROM grants WHERE client_id = ?'),
       p('DELETE FROM consent_revocations WHERE client_id = ?'),
@@ -865,7 +805,6 @@ function prepareStatements(db: Database.Database) {
     deleteByUser: [
       p('DELETE FROM sessions WHERE user_id = ?'),
       p('DELETE FROM consents WHERE user_id = ?'),
-      p('DELETE FROM codes WHERE user_id = ?'),
       p('DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = ?)'),
       p('DELETE FROM grants WHERE user_id = ?'),
       p('DELETE FROM consent_revocations WHERE user_id = ?'),
@@ -893,21 +832,16 @@ function prepareStatements(db: Database.Database) {
     dropOldConsentRevocations: p(`
       DELETE FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId AND revoked_at < @before
         AND generation < (SELECT max(generation) FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId)`),
-    // Codes are indexed by client, not by user: through codes_expires_at only the codes still
-    // unexpired are read (a code's lifetime, 60 s by default), not the client's last ten minutes
-    // and more. An expired code can never be redeemed anyway.
-    deleteUnredeemedCodesOfUserClient: p(
-      'DELETE FROM codes INDEXED BY codes_expires_at WHERE expires_at > ? AND user_id = ? AND client_id = ? AND consumed_at IS NULL',
-    ),
-    insertCode: p(
-      'INSERT INTO codes (hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge, scope, resource, auth_time, expires_at, consumed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    findCode: p('SELECT * FROM codes WHERE hash = ?'),
-    consumeCode: p('UPDATE codes SET consumed_at = @now WHERE hash = @hash AND consumed_at IS NULL AND expires_at > @now'),
-    insertGrant: p(
-      `INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at, consent_generation)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(generation), 0) FROM consent_revocations WHERE user_id = ? AND client_id = ?))`,
-    ),
+    // RFC 6749 §4.1.2 (C3): a code is redeemed once, and not after its user is gone or revoked
+    // consent at or after its issue (revokeConsent): the grant's row is the mark, inserted only if
+    // absent. consent_generation as for every grant (REVOKED_BY_CONSENT).
+    redeemGrant: p(`
+      INSERT INTO grants (id, client_id, user_id, scope, resource, auth_time, created_at, expires_at, revoked_at, consent_generation)
+      SELECT @id, @clientId, @userId, @scope, @resource, @authTime, @createdAt, @expiresAt, @revokedAt,
+             (SELECT coalesce(max(generation), 0) FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId)
+      WHERE NOT EXISTS (SELECT 1 FROM grants WHERE id = @id)
+        AND EXISTS (SELECT 1 FROM users WHERE id = @userId)
+        AND NOT EXISTS (SELECT 1 FROM consent_revocations WHERE user_id = @userId AND client_id = @clientId AND revoked_at >= @codeIssuedAt)`),
     findGrant: p(`
       SELECT id, client_id, user_id, scope, resource, auth_time, created_at, expires_at,
              coalesce(revoked_at, (SELECT r.revoked_at ${REVOKED_BY_CONSENT})) AS revoked_at
@@ -960,8 +894,6 @@ function prepareStatements(db: Database.Database) {
     resetHits: p('DELETE FROM rate_limits WHERE key = ?'),
     peekHits: p('SELECT count FROM rate_limits WHERE key = ? AND reset_at > ?'),
     purge: [
-      // Codes stay a while after expiry so a late replay can still be recognised and revoke (C4).
-      p('DELETE FROM codes WHERE rowid IN (SELECT rowid FROM codes WHERE expires_at <= @codesBefore LIMIT @batch)'),
       p('DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE expires_at <= @now LIMIT @batch)'),
       p('DELETE FROM interactions WHERE rowid IN (SELECT rowid FROM interactions WHERE expires_at <= @now LIMIT @batch)'),
       p('DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens WHERE expires_at <= @now LIMIT @batch)'),
@@ -972,8 +904,10 @@ function prepareStatements(db: Database.Database) {
            (SELECT id FROM grants WHERE expires_at <= @now) LIMIT @batch)`),
       // A revoked grant stays one access-token lifetime at most; the grant row is kept until it expires
       // so introspection of its last access tokens still reports them inactive. An expired grant goes
-      // after its refresh tokens, which the statement above may not have reached in this batch.
-      p(`DELETE FROM grants WHERE rowid IN (SELECT rowid FROM grants g WHERE expires_at <= @now
+      // after its refresh tokens, which the statement above may not have reached in this batch, and
+      // only GRANT_AFTER_EXPIRY_MS later: its row records that its code was redeemed (C3, C4), and
+      // must outlive the code.
+      p(`DELETE FROM grants WHERE rowid IN (SELECT rowid FROM grants g WHERE expires_at <= @grantsBefore
            AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE grant_id = g.id) LIMIT @batch)`),
       p('DELETE FROM revoked_access_tokens WHERE rowid IN (SELECT rowid FROM revoked_access_tokens WHERE expires_at <= @now LIMIT @batch)'),
       p('DELETE FROM rate_limits WHERE rowid IN (SELECT rowid FROM rate_limits WHERE reset_at <= @now LIMIT @batch)'),
