@@ -54,3 +54,12 @@ describe('sealed authorization codes (sealed-code.ts)', () => {
     for (const made of ['', 'A', 'not-a-code', randomBytes(32).toString('base64url'), randomBytes(300).toString('base64url')]) expect(openCode(secret, made)).toBeUndefined();
   });
 });
+
+describe('sealed-code keys', () => {
+  it('codes issued in different key windows (2^22 ms each) all open, whatever was opened in between', () => {
+    const windows = [0, 1, 2, 3, 4, 5, 6].map((n) => ({ ...record, issuedAt: T + n * 2 ** 22, expiresAt: T + n * 2 ** 22 + 60_000 }));
+    const codes = windows.map((r) => sealCode(secret, cryptoRandom, r));
+    // More windows than the few keys kept: each is derived again when needed.
+    for (const [i, code] of [...codes.entries(), ...codes.entries()].reverse()) expect(openCode(secret, code)).toEqual(windows[i]);
+  });
+});

@@ -112,7 +112,7 @@ export const sql = {
       r AS (DELETE FROM refresh_tokens WHERE client_id = $1),
       g AS (DELETE FROM grants WHERE client_id = $1),
       s AS (DELETE FROM consents WHERE client_id = $1),
-      -- No index by client: the table holds only the last few minutes' revocations.
+      -- Read without an index by client: clients are deleted rarely, and the table holds one row per (user, client) that revoked.
       v AS (DELETE FROM consent_revocations WHERE client_id = $1),
       i AS (DELETE FROM interactions WHERE client_id = $1)
     SELECT count(*)::int AS deleted FROM deleted`,
