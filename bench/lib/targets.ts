@@ -159,14 +159,16 @@ export interface LatchkeyTargetOptions {
 }
 
 /**
- * The node flags the CLI's own launcher line gives (`#!/usr/bin/env -S node FLAGS`), so that the
- * server runs as `npx latchkey serve` runs it; `nodeFlags` come after them and, for the same flag,
- * win.
+ * The environment and node flags the CLI's own launcher line gives (`#!/usr/bin/env -S NAME=value
+ * node FLAGS`), so that the server runs as `npx latchkey serve` runs it; `nodeFlags` come after
+ * the flags and, for the same flag, win, and the bench's own environment wins over the line's.
  */
-function launcherFlags(bin: string): string[] {
+function launcher(bin: string): { env: Record<string, string>; flags: string[] } {
   const first = readFileSync(bin, 'utf8').split('\n', 1)[0]!;
-  const match = /^#!\S*env\s+(?:-S\s+)?node\b(.*)$/.exec(first);
-  return match ? match[1]!.trim().split(/\s+/).filter(Boolean) : [];
+  const match = /^#!\S*env\s+(?:-S\s+)?((?:\w+=\S*\s+)*)node\b(.*)$/.exec(first);
+  if (!match) return { env: {}, flags: [] };
+  const env = Object.fromEntries(match[1]!.trim().split(/\s+/).filter(Boolean).map((assignment) => assignment.split('=', 2) as [string, string]));
+  return { env, flags: match[2]!.trim().split(/\s+/).filter(Boolean) };
 }
 
 interface ServerApi {
@@ -208,13 +210,15 @@ export async function startLatchkey(options: LatchkeyTargetOptions): Promise<Tar
   const origin = `http://127.0.0.1:${port}`;
   const logFile = join(dir, 'server.log');
   const log = openSync(logFile, 'a');
+  const line = launcher(bin);
   const child = track(spawn(
     process.execPath,
-    [...launcherFlags(bin), ...(options.nodeFlags ?? []), bin, 'serve', '--port', String(port), '--host', '127.0.0.1', '--issuer', origin, '--database', database, '--workers', String(workers)],
+    [...line.flags, ...(options.nodeFlags ?? []), bin, 'serve', '--port', String(port), '--host', '127.0.0.1', '--issuer', origin, '--database', database, '--workers', String(workers)],
     {
       cwd: dir,
       stdio: ['ignore', log, log],
       env: {
+        ...line.env,
         ...process.env,
         NODE_ENV: 'production',
         LATCHKEY_DEVELOPMENT: 'false',
