@@ -160,6 +160,16 @@ describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     });
 
+    it('RFC 6749 §4.1.2.1: an authorization request whose sealed code would exceed the token endpoint\'s parameter limit is refused with invalid_request, not issued', async () => {
+      const longUri = `${APP}?${'x'.repeat(3200)}`;
+      const client = await lk.createClient({ redirectUris: [longUri] });
+      const params = validParams(client, { redirect_uri: longUri, scope: 'notes:read', code_challenge: pkcePair().challenge });
+      const callback = await authorizeOverHttp(authorizeUrl(lk, params), ALICE);
+      expect(callback.searchParams.get('code')).toBeNull();
+      expect(callback.searchParams.get('error')).toBe('invalid_request');
+      expect(callback.searchParams.get('error_description')).toMatch(/too large/);
+    });
+
     it('RFC 6749 §4.1.3: an unknown code gives invalid_grant', async () => {
       expectOAuthError(await redeem(lk, confidential, { code: 'nope', verifier: randomBytes(32).toString('base64url'), redirectUri: APP }), 400, 'invalid_grant');
     });

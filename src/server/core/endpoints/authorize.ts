@@ -5,7 +5,7 @@ import type { CoreContext } from '../context.js';
 import { sealCode } from '../sealed-code.js';
 import { newGrantId } from '../token-keys.js';
 import { OAuthError, oauthError } from '../errors.js';
-import type { Params } from '../params.js';
+import { MAX_PARAMETER_LENGTH, type Params } from '../params.js';
 import type { AuthorizationRequest, ClientRecord, ConsentRecord, InteractionRecord, SessionRecord } from '../ports.js';
 import { throttleOf } from '../throttle.js';
 
@@ -261,6 +261,16 @@ function issueCode(ctx: CoreContext, request: AuthorizationRequest, session: Ses
     // C1 OAuth 2.1 §4.1.2: short-lived.
     expiresAt: now + ctx.settings.codeTtlSeconds * 1000,
   });
+  if (code.length > MAX_PARAMETER_LENGTH) {
+    // A code carries the request's redirect URI, scope and resource: one the token endpoint would
+    // refuse as too long is not issued.
+    const error = oauthError('invalid_request', {
+      description: 'The authorization request is too large: use a shorter redirect_uri, scope or resource.',
+      detail: `sealed code of ${code.length} characters`,
+    });
+    emitRejected(ctx, request.clientId, error);
+    return errorLocation(ctx, request, error);
+  }
   ctx.events.emit({ type: 'code.issued', at: now, clientId: request.clientId, userId: session.userId });
   return redirectLocation(ctx, request, { code });
 }
