@@ -18,7 +18,7 @@ export function isWellFormedVerifier(verifier: string): boolean {
  * RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))), for a verifier already checked
  * by isWellFormedVerifier (ASCII, so its UTF-8 is its ASCII).
  */
-export function s256Challenge(verifier: string): string {
+function s256Challenge(verifier: string): string {
   return hash('sha256', verifier, 'base64url');
 }
 

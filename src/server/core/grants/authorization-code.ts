@@ -1,4 +1,4 @@
-import { isWellFormedVerifier, s256Challenge, verifierMatchesS256 } from '../checks/pkce.js';
+import { isWellFormedVerifier, verifierMatchesS256 } from '../checks/pkce.js';
 import { firstRefreshToken, grantFromCode } from '../code-redemption.js';
 import type { CoreContext } from '../context.js';
 import { openCode } from '../sealed-code.js';
