@@ -129,7 +129,7 @@ clients
   .action(async (id: string, o: { database: string }) =>
     withStore(o.database, async (store) => {
       if (!(await store.deleteClient(id))) return fail(`no client with id ${id}`);
-      console.log(`Deleted client ${id} and its codes, grants and tokens.`);
+      console.log(`Deleted client ${id} and its grants and tokens; codes issued to it can no longer be redeemed.`);
     }),
   );
 
