@@ -204,39 +204,37 @@ describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.
       expect((await refresh(lk, confidential, String(first.body.refresh_token))).status).toBe(200);
     });
 
-    it('C1 OAuth 2.1 §4.1.2: an expired code gives invalid_grant', async () => {
+    /** A server on a clock the test moves, with Alice and one client. */
+    async function onManualClock(test: (timed: TestLatchkey, client: Client, clock: ManualClock) => Promise<void>): Promise<void> {
       const clock = new ManualClock();
       const timed = await startLatchkey({ clock });
       try {
         await timed.createUser(ALICE.username, ALICE.password);
-        const client = await timed.createClient({ redirectUris: [APP] });
+        await test(timed, await timed.createClient({ redirectUris: [APP] }), clock);
+      } finally {
+        await timed.close();
+      }
+    }
+
+    it('C1 OAuth 2.1 §4.1.2: an expired code gives invalid_grant', () =>
+      onManualClock(async (timed, client, clock) => {
         const grant = await obtainCode(timed, client);
         clock.advance(61_000);
         expectOAuthError(await redeem(timed, client, grant), 400, 'invalid_grant');
         const fresh = await obtainCode(timed, client);
         clock.advance(59_000);
         expect((await redeem(timed, client, fresh)).status).toBe(200);
-      } finally {
-        await timed.close();
-      }
-    });
+      }));
 
-    it('C4 RFC 6749 §4.1.2: a replay after the code expired still revokes the tokens of the first redemption', async () => {
-      const clock = new ManualClock();
-      const timed = await startLatchkey({ clock });
-      try {
-        await timed.createUser(ALICE.username, ALICE.password);
-        const client = await timed.createClient({ redirectUris: [APP] });
+    it('C4 RFC 6749 §4.1.2: a replay after the code expired still revokes the tokens of the first redemption', () =>
+      onManualClock(async (timed, client, clock) => {
         const grant = await obtainCode(timed, client);
         const first = await redeem(timed, client, grant);
         expect(first.status).toBe(200);
         clock.advance(10 * 60_000);
         expectOAuthError(await redeem(timed, client, grant), 400, 'invalid_grant');
         expectOAuthError(await refresh(timed, client, String(first.body.refresh_token)), 400, 'invalid_grant');
-      } finally {
-        await timed.close();
-      }
-    });
+      }));
 
     it('RFC 6749 §4.1.2: a code issued before its user revoked consent for the client, or before the user was deleted, gives invalid_grant', async () => {
       await lk.createUser(BOB.username, BOB.password);
