@@ -1,5 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+// The one function from its own entry point: jose's index loads all of jose (some 180 modules).
+import { calculateJwkThumbprint } from 'jose/jwk/thumbprint';
+import type { JWK } from 'jose';
 import type { Clock, KeyAlgorithm, KeyRecord, KeyRing, Signer, Store } from '../core/ports.js';
 import { seal, unseal } from './key-encryption.js';
 

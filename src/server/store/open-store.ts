@@ -1,5 +1,4 @@
 import type { Store } from '../core/ports.js';
-import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
 export interface OpenStoreOptions {
@@ -40,6 +39,8 @@ export async function openStore(database: string, options: OpenStoreOptions = {}
     if (pipelines !== null && !/^(?:[0-9]|1[0-6])$/.test(pipelines)) {
       throw new TypeError(`pipelines in the database URL must be a whole number from 0 to 16, got ${JSON.stringify(pipelines)}`);
     }
+    // Loaded only here: a server on SQLite then never loads `pg` (about 3 MB of resident memory).
+    const { PostgresStore } = await import('./postgres/postgres-store.js');
     return PostgresStore.open({
       connectionString: url.href,
       ...(schema !== undefined ? { schema } : {}),
