@@ -9,6 +9,7 @@ const secret = randomBytes(32);
 
 const record: CodeRecord = {
   clientId: 'demo-app',
+  clientCreatedAt: T - 86_400_000,
   userId: 'u-2f1c9a7e5b3d4c6a',
   grantId: 'mh9x0k2abQk3ZpV1c9m5x2T7wq',
   redirectUri: 'https://app.example.com/callback?tenant=ü',
@@ -26,6 +27,9 @@ describe('sealed authorization codes (sealed-code.ts)', () => {
     expect(openCode(secret, sealCode(secret, cryptoRandom, record))).toEqual(record);
     const sparse: CodeRecord = { ...record, redirectUriExplicit: false, codeChallenge: null, resource: null, scope: [] };
     expect(openCode(secret, sealCode(secret, cryptoRandom, sparse))).toEqual(sparse);
+    // A record without the client's registration (an interaction stored by an earlier version).
+    const { clientCreatedAt: _, ...unbound } = record;
+    expect(openCode(secret, sealCode(secret, cryptoRandom, unbound))).toStrictEqual(unbound);
   });
 
   it('C6 RFC 6749 §10.10: two codes for the same record differ, are base64url, and show nothing of the record', () => {

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerClient } from '../../src/server/admin.js';
 import { sealCode } from '../../src/server/core/sealed-code.js';
 import { cryptoRandom } from '../../src/server/platform/random.js';
 import { ManualClock } from '../../src/server/platform/clock.js';
@@ -105,6 +106,18 @@ describe('/token grant_type=authorization_code (RFC 6749 §4.1.3, OAuth 2.1 §4.
     it('C2 OAuth 2.1 §4.1.3: the code of client A at client B gives invalid_grant', async () => {
       const grant = await obtainCode(lk, confidential);
       expectOAuthError(await redeem(lk, other, grant), 400, 'invalid_grant');
+    });
+
+    it('C2 OAuth 2.1 §4.1.3: a code issued before its client was deleted and registered again under the same id gives invalid_grant', async () => {
+      const first = await lk.createClient({ redirectUris: [APP] });
+      const issuedBefore = await obtainCode(lk, first);
+      expect(await lk.store.deleteClient(first.clientId)).toBe(true);
+      const again = await registerClient(lk.store, { name: 'Test App', redirectUris: [APP], scopes: ['notes:read', 'notes:write', 'profile'], clientId: first.clientId });
+      const second = { clientId: again.client.id, clientSecret: again.clientSecret! };
+      const res = await redeem(lk, second, issuedBefore);
+      expectOAuthError(res, 400, 'invalid_grant');
+      expect(res.body.error_description).toBe('The authorization code was issued to another client.');
+      expect((await redeem(lk, second, await obtainCode(lk, second))).status).toBe(200);
     });
 
     it('R9 RFC 6749 §4.1.3: a different redirect_uri gives invalid_grant', async () => {

@@ -56,6 +56,12 @@ export interface InteractionRecord {
 /** The parameters of an authorization request after every check passed. */
 export interface AuthorizationRequest {
   clientId: string;
+  /**
+   * The createdAt of the client registration the request was checked against: a client deleted
+   * and registered again under the same id is another client. Absent in interactions stored by
+   * versions before it.
+   */
+  clientCreatedAt?: number;
   redirectUri: string;
   /** Whether redirect_uri was sent (RFC 6749 §4.1.3: then it is required at the token endpoint). */
   redirectUriExplicit: boolean;
@@ -84,6 +90,8 @@ export interface ConsentRecord {
 /** What an authorization code carries, sealed inside it (core/sealed-code.ts). */
 export interface CodeRecord {
   clientId: string;
+  /** AuthorizationRequest.clientCreatedAt; absent in codes sealed by versions before it. */
+  clientCreatedAt?: number;
   userId: string;
   /** The grant (refresh-token family) the code turns into when redeemed; its row marks the code used. */
   grantId: string;

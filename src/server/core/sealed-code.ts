@@ -47,6 +47,8 @@ export function sealCode(secret: Buffer, random: Random, code: CodeRecord): stri
     code.authTime,
     code.issuedAt,
     code.expiresAt,
+    // Last, so that a version before it, which reads the first eleven, still opens the code.
+    code.clientCreatedAt ?? null,
   ]);
   const cipher = createCipheriv('aes-256-gcm', windowKey(secret, window), nonce);
   cipher.setAAD(header);
@@ -68,8 +70,10 @@ export function openCode(secret: Buffer, code: string): CodeRecord | undefined {
   } catch {
     return undefined; // the tag does not match: altered, or sealed under another secret
   }
-  const [clientId, userId, grantId, redirectUri, redirectUriExplicit, codeChallenge, scope, resource, authTime, issuedAt, expiresAt] = JSON.parse(plain);
-  return { clientId, userId, grantId, redirectUri, redirectUriExplicit, codeChallenge, scope, resource, authTime, issuedAt, expiresAt };
+  const [clientId, userId, grantId, redirectUri, redirectUriExplicit, codeChallenge, scope, resource, authTime, issuedAt, expiresAt, clientCreatedAt] = JSON.parse(plain);
+  const record: CodeRecord = { clientId, userId, grantId, redirectUri, redirectUriExplicit, codeChallenge, scope, resource, authTime, issuedAt, expiresAt };
+  if (typeof clientCreatedAt === 'number') record.clientCreatedAt = clientCreatedAt;
+  return record;
 }
 
 function windowKey(secret: Buffer, window: number): KeyObject {

@@ -129,6 +129,7 @@ export async function validateAuthorizationRequest(
     client,
     request: {
       clientId: client.id,
+      clientCreatedAt: client.createdAt,
       redirectUri: redirectUri!,
       redirectUriExplicit: received !== undefined,
       scope,
@@ -248,6 +249,7 @@ function issueCode(ctx: CoreContext, request: AuthorizationRequest, session: Ses
   if (throttle.challengeReused(request.clientId, request.codeChallenge)) throttle.reportChallengeReuse(request.clientId);
   const code = sealCode(ctx.codeSecret, ctx.random, {
     clientId: request.clientId,
+    clientCreatedAt: request.clientCreatedAt,
     userId: session.userId,
     grantId: newGrantId(ctx.random, now),
     // C2 OAuth 2.1 §4.1.2: the code is bound to client, redirect URI and code challenge.

@@ -32,9 +32,14 @@ export const authorizationCodeGrant: GrantHandler = {
     // looked at as used, so a replay with bad parameters (wrong client, redirect_uri or verifier)
     // is refused without redeeming or revoking anything.
 
-    // C2 OAuth 2.1 §4.1.3: the code was issued to the authenticated client.
-    if (record.clientId !== client.id) {
-      throw oauthError('invalid_grant', { description: 'The authorization code was issued to another client.', detail: 'code client mismatch' });
+    // C2 OAuth 2.1 §4.1.3: the code was issued to the authenticated client, and to this
+    // registration of it: not to one deleted since and registered again under the same id. (A code
+    // sealed by a version before this binding carries no registration, and is checked by id alone.)
+    if (record.clientId !== client.id || (record.clientCreatedAt !== undefined && record.clientCreatedAt !== client.createdAt)) {
+      throw oauthError('invalid_grant', {
+        description: 'The authorization code was issued to another client.',
+        detail: record.clientId !== client.id ? 'code client mismatch' : 'code issued to an earlier registration of this client id',
+      });
     }
     // R9 RFC 6749 §4.1.3: redirect_uri is required if it was in the authorization request, and identical.
     if (redirectUri !== undefined ? redirectUri !== record.redirectUri : record.redirectUriExplicit) {
