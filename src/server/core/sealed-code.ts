@@ -2,11 +2,12 @@ import { createCipheriv, createDecipheriv, createHmac, createSecretKey, type Key
 import type { CodeRecord, Random } from './ports.js';
 
 /**
- * Authorization codes are sealed, not stored: a code is its own record (client, user, redirect URI,
- * code challenge, scope, resource, times), encrypted and authenticated with AES-256-GCM under a
- * secret every instance shares (CODE_SECRET_NAME in server.ts). Issuing a code writes nothing;
- * redeeming it writes its grant, whose id the code carries, and that row is what makes the code
- * single-use (Store.redeemCode, C3) and recognises a replay (C4).
+ * Authorization codes are sealed, not stored: a code is its own record (client and its
+ * registration, user, redirect URI, code challenge, scope, resource, times), encrypted and
+ * authenticated with AES-256-GCM under a secret every instance shares (CODE_SECRET_NAME in
+ * server.ts). Issuing a code writes nothing; redeeming it writes its grant, whose id the code
+ * carries, and that row is what makes the code single-use (Store.redeemCode, C3) and recognises a
+ * replay (C4).
  *
  * Why: the code's insert at /authorize was the largest single cost of a full flow on PostgreSQL
  * (docs/benchmarks.md). What it bought, a row to mark used, the grant row gives as well.
